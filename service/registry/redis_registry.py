@@ -1,0 +1,232 @@
+"""Redis-backed registry shared by replicas: a hash of records plus a version counter, MULTI/EXEC writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from service.registry.base import (
+    ClassRecord,
+    RegistryFull,
+    RegistrySnapshot,
+    RegistryUnavailable,
+    check_cache_key,
+    dedupe,
+    is_class_id,
+    sorted_classes,
+)
+from service.registry.conditioning import ConditioningDecodeError, decode_tensors, encode_tensors
+from service.registry.snapshot_file import read_snapshot, write_snapshot
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+log = logging.getLogger(__name__)
+# BusyLoadingError (AOF replay after a restart) is a ConnectionError subclass.
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError)
+WATCH_ATTEMPTS = 20
+
+
+class RedisRegistry:
+    """Registry in Redis; reads fall back to the last good snapshot, writes raise RegistryUnavailable."""
+
+    def __init__(self, url: str, prefix: str = "scale", timeout_s: float = 0.5, *,
+                 max_classes: int | None = None, retry_after_s: int = 5, snapshot_path: Path | None = None,
+                 conditioning_ttl_s: int = 0, probe_interval_s: float = 1.0) -> None:
+        # One immediate retry reconnects a pooled connection that died with a restarted server.
+        self._client = aioredis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 1))
+        self._k_classes, self._k_version, self._k_epoch = (f"{prefix}:{n}" for n in ("classes", "version", "epoch"))
+        self._k_cond = f"{prefix}:cond"
+        self._max_classes = max_classes
+        self._retry_after = retry_after_s
+        self._snapshot_path = snapshot_path
+        self._cond_ttl = conditioning_ttl_s or None
+        self._probe_interval = probe_interval_s
+        # The epoch tells a wiped-and-refilled store apart from the one our cached version came from.
+        self._epoch_token = uuid.uuid4().hex
+        self._last: RegistrySnapshot | None = None
+        self._last_key: tuple[int, str | None] | None = None
+        self._down_until = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RedisRegistry:
+        """Build from service settings (redis_url must be set)."""
+        if not settings.redis_url:
+            raise ValueError("RedisRegistry needs settings.redis_url")
+        return cls(settings.redis_url, settings.redis_key_prefix, settings.redis_timeout_s,
+                   max_classes=settings.max_classes, retry_after_s=settings.retry_after_s,
+                   snapshot_path=settings.snapshot_path, conditioning_ttl_s=settings.conditioning_ttl_s)
+
+    def _unavailable(self, what: str, exc: BaseException) -> RegistryUnavailable:
+        self._down_until = time.monotonic() + self._probe_interval
+        log.warning("redis unavailable during %s: %s", what, exc)
+        return RegistryUnavailable(f"class registry store unreachable during {what}: {exc}", self._retry_after)
+
+    async def add(self, records: list[ClassRecord]) -> list[ClassRecord]:
+        """Atomically register a batch (WATCH + MULTI/EXEC); acknowledged only after EXEC succeeded."""
+        batch = dedupe(records)
+        if not batch:
+            return []
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for _ in range(WATCH_ATTEMPTS):
+                    try:
+                        await pipe.watch(self._k_classes)
+                        stored = await pipe.hmget(self._k_classes, [r.id for r in batch])
+                        count = await pipe.hlen(self._k_classes)
+                        existing = {r.id: _parse(raw) for r, raw in zip(batch, stored, strict=True)}
+                        new = [r for r in batch if existing[r.id] is None]
+                        if not new:
+                            await pipe.unwatch()
+                            return [existing[r.id] for r in batch]
+                        # Unparsable stored entries are overwritten, so they count as already present.
+                        grow = sum(1 for r, raw in zip(batch, stored, strict=True) if raw is None)
+                        if self._max_classes is not None and count + grow > self._max_classes:
+                            raise RegistryFull(f"registry holds {count} classes; adding {grow} would exceed "
+                                               f"max_classes={self._max_classes}", self._max_classes)
+                        pipe.multi()
+                        pipe.hset(self._k_classes, mapping={r.id: r.to_json() for r in new})
+                        self._bump(pipe)
+                        await pipe.execute()
+                        return [existing[r.id] or r for r in batch]
+                    except WatchError:
+                        continue
+        except UNAVAILABLE as exc:
+            raise self._unavailable("add", exc) from exc
+        raise RegistryUnavailable("class registry is under heavy write contention", self._retry_after)
+
+    async def remove(self, class_id: str) -> bool:
+        """Delete a class (WATCH + MULTI/EXEC); False when unknown; bumps the version when removed."""
+        if not is_class_id(class_id):
+            return False
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for _ in range(WATCH_ATTEMPTS):
+                    try:
+                        await pipe.watch(self._k_classes)
+                        if not await pipe.hexists(self._k_classes, class_id):
+                            await pipe.unwatch()
+                            return False
+                        pipe.multi()
+                        pipe.hdel(self._k_classes, class_id)
+                        self._bump(pipe)
+                        await pipe.execute()
+                        return True
+                    except WatchError:
+                        continue
+        except UNAVAILABLE as exc:
+            raise self._unavailable("remove", exc) from exc
+        raise RegistryUnavailable("class registry is under heavy write contention", self._retry_after)
+
+    def _bump(self, pipe: aioredis.client.Pipeline) -> None:
+        pipe.incr(self._k_version)
+        pipe.set(self._k_epoch, self._epoch_token, nx=True)
+
+    async def snapshot(self) -> RegistrySnapshot:
+        """One MGET when unchanged; full reload in one MULTI when the version moved; stale copy on outage."""
+        if time.monotonic() < self._down_until and self._last is not None:
+            return dataclasses.replace(self._last, stale=True)
+        try:
+            key = _key(await self._client.mget(self._k_version, self._k_epoch))
+            if self._last is not None and key == self._last_key:
+                return self._last
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hgetall(self._k_classes)
+                pipe.mget(self._k_version, self._k_epoch)
+                raw, counters = await pipe.execute()
+        except UNAVAILABLE as exc:
+            return self._stale(exc)
+        records = []
+        for cid, value in raw.items():
+            record = _parse(value)
+            if record is None or record.id != cid.decode("ascii", "replace"):
+                log.warning("skipping corrupted registry entry %r", cid)
+                continue
+            records.append(record)
+        self._last_key = _key(counters)
+        self._last = RegistrySnapshot(self._last_key[0], sorted_classes(records), False)
+        if self._snapshot_path is not None:
+            write_snapshot(self._snapshot_path, self._last, self._last_key[1])
+        return self._last
+
+    def _stale(self, exc: BaseException) -> RegistrySnapshot:
+        err = self._unavailable("snapshot", exc)
+        if self._last is None and self._snapshot_path is not None:
+            loaded = read_snapshot(self._snapshot_path)
+            if loaded is not None:
+                self._last = dataclasses.replace(loaded[0], stale=False)
+                self._last_key = (loaded[0].version, loaded[1])
+                log.warning("serving registry snapshot v%d from %s", loaded[0].version, self._snapshot_path)
+        if self._last is None:
+            raise err
+        return dataclasses.replace(self._last, stale=True)
+
+    def _cond_key(self, bundle_version: str, text_hash: str) -> str:
+        check_cache_key(bundle_version, text_hash)
+        return f"{self._k_cond}:{bundle_version}:{text_hash}"
+
+    async def get_conditioning(self, bundle_version: str, text_hash: str) -> dict[str, np.ndarray] | None:
+        """Cached class-side tensors, or None on miss, corrupted entry or outage (all logged)."""
+        key = self._cond_key(bundle_version, text_hash)
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            blob = await self._client.get(key)
+        except (*UNAVAILABLE, RedisError) as exc:
+            self._unavailable("get_conditioning", exc)
+            return None
+        if blob is None:
+            return None
+        try:
+            return decode_tensors(blob)
+        except ConditioningDecodeError as exc:
+            log.warning("treating corrupted conditioning %s as a miss: %s", key, exc)
+            return None
+
+    async def put_conditioning(self, bundle_version: str, text_hash: str,
+                               tensors: dict[str, np.ndarray]) -> None:
+        """Best-effort cache write (ValueError only for invalid tensors/keys; store failures are logged)."""
+        key = self._cond_key(bundle_version, text_hash)
+        blob = encode_tensors(tensors)
+        try:
+            await self._client.set(key, blob, ex=self._cond_ttl)
+        except (*UNAVAILABLE, RedisError) as exc:
+            log.warning("could not cache conditioning %s: %s", key, exc)
+
+    async def ping(self) -> bool:
+        """True when Redis answers PING within the socket timeout."""
+        try:
+            return bool(await self._client.ping())
+        except (*UNAVAILABLE, RedisError):
+            return False
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+
+def _parse(raw: bytes | None) -> ClassRecord | None:
+    if raw is None:
+        return None
+    try:
+        return ClassRecord.from_json(raw)
+    except ValueError:
+        return None
+
+
+def _key(counters: list[bytes | None]) -> tuple[int, str | None]:
+    version, epoch = counters
+    return int(version or 0), epoch.decode("ascii", "replace") if epoch is not None else None
