@@ -1,0 +1,83 @@
+"""Demo bundle: builds fast from a random text tower, loads, says it is a demo, and is reused on restart."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import training.demo as demo
+from model.bundle import load_bundle
+from model.text import load_text_encoder, make_prompt
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def text_encoder():
+    return load_text_encoder(random_init_seed=0)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory, text_encoder) -> tuple[Path, float]:
+    out = tmp_path_factory.mktemp("demo") / "bundle"
+    started = time.monotonic()
+    demo.build_demo_bundle(out, text_encoder=text_encoder, seed=0)  # default num_frames = 300
+    return out, time.monotonic() - started
+
+
+@pytest.mark.integration
+def test_demo_bundle_builds_loads_and_is_marked_demo(demo_dir, text_encoder) -> None:
+    out, seconds = demo_dir
+    assert seconds < 60, f"demo bundle took {seconds:.1f}s to build"
+    bundle = load_bundle(out, providers=["CPUExecutionProvider"])
+    m = bundle.manifest
+    assert m.demo is True and "NOT meaningful" in m.note
+    assert m.num_frames == 300 and m.text.weights_id == "random-init:seed=0"
+    assert m.training["classes"] == list(demo.DEMO_ACTIONS)
+    # the scorer really learned the generated task: far above 10-class chance on held-out samples
+    assert m.training["metrics"]["generated_heldout_top1"] >= 0.6
+    x = np.random.default_rng(0).normal(size=(2, 3, 300, 25, 2)).astype(np.float32)
+    feature, logits = bundle.run_encoder(x)
+    assert feature.shape == (2, 256) and logits.shape == (2, 60) and np.all(np.isfinite(feature))
+
+
+@pytest.mark.integration
+def test_demo_texts_rank_their_generated_features_first(demo_dir, text_encoder) -> None:
+    """Through the ONNX graphs, generated features of class i get the lowest energy at class i."""
+    out, _ = demo_dir
+    bundle = load_bundle(out, providers=["CPUExecutionProvider"])
+    text = text_encoder.encode([make_prompt(a) for a in demo.DEMO_ACTIONS])
+    x, y = demo.generated_features(text.global_emb, n_per_class=3, seed=0)
+    energy, _ = bundle.run_sample_side(x, bundle.run_class_side(text.global_emb, text.tokens, text.mask))
+    assert float((energy.argmin(1) == y).mean()) >= 0.6
+
+
+@pytest.mark.integration
+def test_matching_demo_bundle_is_reused(demo_dir, text_encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, _ = demo_dir
+    before = (out / "manifest.json").read_bytes()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("export_bundle must not run when the demo bundle matches")
+
+    monkeypatch.setattr(demo, "export_bundle", refuse)
+    assert demo.build_demo_bundle(out, text_encoder=text_encoder, seed=0) == out
+    assert (out / "manifest.json").read_bytes() == before
+
+
+@pytest.mark.integration
+def test_changed_seed_or_corruption_rebuilds(tmp_path: Path, text_encoder) -> None:
+    out = tmp_path / "bundle"
+    demo.build_demo_bundle(out, text_encoder=text_encoder, seed=0, num_frames=8)
+    first = json.loads((out / "manifest.json").read_text())
+    demo.build_demo_bundle(out, text_encoder=text_encoder, seed=1, num_frames=8)
+    second = json.loads((out / "manifest.json").read_text())
+    assert second["training"]["demo_seed"] == 1 and second["bundle_version"] != first["bundle_version"]
+    (out / "encoder.onnx").write_bytes(b"garbage")
+    demo.build_demo_bundle(out, text_encoder=text_encoder, seed=1, num_frames=8)
+    assert load_bundle(out, providers=["CPUExecutionProvider"]).version == second["bundle_version"]

@@ -1,0 +1,102 @@
+"""ZSL / GZSL metrics, mean and std over seeds, and the results JSON + markdown beside the paper figures."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.scorer import ScaleScorer
+from training.text_cache import ClassTexts
+
+# SCALE paper, Table 1: ZSL top-1 (%) on the unseen classes.
+PAPER_TOP1: dict[str, float] = {
+    "ntu60_55_5": 84.5, "ntu60_48_12": 50.0, "ntu60_40_20": 35.5, "ntu60_30_30": 27.7,
+    "ntu120_110_10": 73.6, "ntu120_96_24": 54.9, "ntu120_80_40": 32.1, "ntu120_60_60": 23.5,
+}
+METRICS = ("zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h")
+
+
+def top1(energy: np.ndarray, classes: list[int], y: np.ndarray) -> np.ndarray:
+    """Per-sample correctness of argmin-energy over the columns `classes` (global ids)."""
+    return np.asarray(classes)[np.argmin(energy, axis=1)] == np.asarray(y)
+
+
+def harmonic_mean(seen: float, unseen: float) -> float:
+    """H = 2su/(s+u), 0 when both are 0."""
+    return 0.0 if seen + unseen == 0 else 2.0 * seen * unseen / (seen + unseen)
+
+
+def evaluate_scorer(
+    scorer: ScaleScorer, split: Any, texts: ClassTexts, ztest: tuple[np.ndarray, np.ndarray],
+    gtest: tuple[np.ndarray, np.ndarray] | None = None, calibration: float = 0.0,
+) -> dict[str, float]:
+    """ZSL top-1 among unseen classes on ztest; GZSL seen/unseen/H on gtest over all classes.
+
+    GZSL predicts argmin over seen and unseen classes of E(x, c) + calibration * [c is seen]
+    (calibrated stacking; 0 = plain argmin). Accuracies are per sample, in percent.
+    """
+    from training.scorer_train import class_energies
+
+    unseen, seen = sorted(split.unseen), sorted(split.seen)
+    zx, zy = ztest
+    bad = sorted(set(np.unique(zy).tolist()) - set(unseen))
+    if bad:
+        raise ValueError(f"ztest labels {bad[:10]} are not unseen classes of {split.name}")
+    result = {"zsl_top1": float(top1(class_energies(scorer, zx, texts, unseen), unseen, zy).mean() * 100)}
+    if gtest is not None:
+        gx, gy = gtest
+        every = sorted(seen + unseen)
+        energy = class_energies(scorer, gx, texts, every)
+        energy = energy + calibration * np.isin(every, seen)[None, :]
+        ok = top1(energy, every, gy)
+        s_mask, u_mask = np.isin(gy, seen), np.isin(gy, unseen)
+        s = float(ok[s_mask].mean() * 100) if s_mask.any() else float("nan")
+        u = float(ok[u_mask].mean() * 100) if u_mask.any() else float("nan")
+        result.update(gzsl_seen=s, gzsl_unseen=u, gzsl_h=harmonic_mean(s, u))
+    return result
+
+
+def aggregate(runs: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """Mean and sample std (ddof=1; 0 for a single run) of every metric over runs (one per seed)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in METRICS:
+        vals = [r[key] for r in runs if key in r and not math.isnan(r[key])]
+        if not vals:
+            continue
+        arr = np.asarray(vals, dtype=np.float64)
+        out[key] = {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
+                    "values": vals}
+    return out
+
+
+def _cell(summary: dict[str, dict[str, Any]], key: str) -> str:
+    if key not in summary:
+        return "n/a"
+    return f"{summary[key]['mean']:.1f} ± {summary[key]['std']:.1f}"
+
+
+def markdown_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per setting: ours (mean ± std over seeds) beside the paper's figure."""
+    lines = ["| setting | seeds | ZSL top-1 (ours) | paper | GZSL seen | GZSL unseen | GZSL H |",
+             "|---|---|---|---|---|---|---|"]
+    for setting, res in results.items():
+        summary = res["summary"]
+        paper = PAPER_TOP1.get(setting)
+        lines.append(f"| {setting} | {len(res['runs'])} | {_cell(summary, 'zsl_top1')} | "
+                     f"{'n/a' if paper is None else f'{paper:.1f}'} | {_cell(summary, 'gzsl_seen')} | "
+                     f"{_cell(summary, 'gzsl_unseen')} | {_cell(summary, 'gzsl_h')} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(out_dir: str | Path, results: dict[str, dict[str, Any]], stem: str = "results") -> Path:
+    """Write <stem>.json and <stem>.md into out_dir; returns the JSON path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stem}.json"
+    path.write_text(json.dumps(results, indent=2, sort_keys=True), encoding="utf-8")
+    (out_dir / f"{stem}.md").write_text(markdown_table(results), encoding="utf-8")
+    return path

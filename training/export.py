@@ -1,0 +1,224 @@
+"""Export a Shift-GCN encoder and a SCALE scorer to ONNX as one versioned model bundle (docs/bundle.md)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import importlib.metadata
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from model.bundle_spec import (
+    DEFAULT_TOLERANCE,
+    FORMAT_VERSION,
+    GRAPH_NAMES,
+    MANIFEST_NAME,
+    OPSET,
+    BundleError,
+    Dims,
+    GraphSpec,
+    TextInfo,
+    compute_bundle_version,
+    graph_file,
+    graph_specs,
+    sha256_hex,
+)
+from model.config import NUM_CHANNELS, NUM_JOINTS, NUM_PERSONS, PreprocessConfig
+from model.scorer import ScaleScorer
+
+
+class EncoderGraph(nn.Module):
+    """Encoder graph body: skeleton -> (feature, logits), optionally computed in another dtype."""
+
+    def __init__(self, encoder: nn.Module, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.encoder, self.dtype = encoder, dtype
+
+    def forward(self, skeleton: Tensor) -> tuple[Tensor, Tensor]:
+        feature, logits = self.encoder.forward_both(skeleton.to(self.dtype))
+        return feature.float(), logits.float()
+
+
+class ClassSideGraph(nn.Module):
+    """Class-side graph body: CLIP text features -> (enc_c, dec_c, prior_mu, prior_logvar)."""
+
+    def __init__(self, scorer: ScaleScorer, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.scorer, self.dtype = scorer, dtype
+
+    def forward(self, text_global: Tensor, text_tokens: Tensor, token_mask: Tensor) -> tuple[Tensor, ...]:
+        out = self.scorer.class_side_from_tensors(
+            text_global.to(self.dtype), text_tokens.to(self.dtype), token_mask.to(self.dtype))
+        return tuple(t.float() for t in out)
+
+
+class SampleSideGraph(nn.Module):
+    """Sample-side graph body: features x per-class tensors -> (energy, uncertainty), z = mu_q."""
+
+    def __init__(self, scorer: ScaleScorer, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.scorer, self.dtype = scorer, dtype
+
+    def forward(self, feature: Tensor, enc_c: Tensor, dec_c: Tensor, prior_mu: Tensor,
+                prior_logvar: Tensor) -> tuple[Tensor, Tensor]:
+        args = (t.to(self.dtype) for t in (feature, enc_c, dec_c, prior_mu, prior_logvar))
+        energy, uncertainty = self.scorer.score_from_tensors(*args)
+        return energy.float(), uncertainty.float()
+
+
+def example_inputs(graph: str, dims: Dims, num_frames: int, seed: int = 0) -> tuple[Tensor, ...]:
+    """Small random inputs for tracing and the post-export parity check (B=2, K=3 so axes differ)."""
+    g = torch.Generator().manual_seed(seed)
+    if graph == "encoder":
+        return (torch.randn(2, NUM_CHANNELS, num_frames, NUM_JOINTS, NUM_PERSONS, generator=g),)
+    k, length = 3, dims.context_length
+    if graph == "class_side":
+        mask = (torch.arange(length)[None, :] <= torch.tensor([[4], [9], [length - 1]])).float()
+        return (torch.randn(k, dims.text_dim, generator=g), torch.randn(k, length, dims.text_dim, generator=g),
+                mask)
+    return (torch.randn(2, dims.feature_dim, generator=g), torch.randn(k, dims.encoder_hidden, generator=g),
+            torch.randn(k, dims.decoder_hidden, generator=g), torch.randn(k, dims.latent_dim, generator=g),
+            0.3 * torch.randn(k, dims.latent_dim, generator=g))
+
+
+def export_graph(module: nn.Module, args: tuple[Tensor, ...], spec: GraphSpec, path: Path,
+                 opset: int = OPSET) -> None:
+    """torch.onnx.export (TorchScript exporter) with the spec's names and dynamic axes, then check it."""
+    import onnx
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), warnings.catch_warnings():
+        # shape checks in forward() become constants: expected, since the specs fix those axes
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module, args, str(path), input_names=[s.name for s in spec.inputs],
+            output_names=[s.name for s in spec.outputs], dynamic_axes=spec.dynamic_axes(),
+            opset_version=opset, do_constant_folding=True, dynamo=False,
+        )
+    model = onnx.load(str(path))
+    # The tracer names output axes it cannot prove static (e.g. after chunk); declare the contract's shapes.
+    for out, want in zip(model.graph.output, spec.outputs, strict=True):
+        dims = out.type.tensor_type.shape.dim
+        for dim, size in zip(dims, want.shape, strict=True):
+            if isinstance(size, int):
+                dim.dim_value = size
+            else:
+                dim.dim_param = size
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the tools that produced the graphs (recorded in the manifest)."""
+    import onnx
+    import onnxruntime
+
+    try:
+        open_clip = importlib.metadata.version("open_clip_torch")
+    except importlib.metadata.PackageNotFoundError:
+        open_clip = "not installed"
+    return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+            "open_clip": open_clip, "numpy": np.__version__}
+
+
+def _graph_modules(encoder: nn.Module, scorer: ScaleScorer, dtype: torch.dtype) -> dict[str, nn.Module]:
+    enc = copy.deepcopy(encoder).cpu().to(dtype).eval()
+    sc = copy.deepcopy(scorer).cpu().to(dtype).eval()
+    # eval() on the wrappers too: torch.onnx.export restores the wrapper's mode recursively afterwards
+    return {"encoder": EncoderGraph(enc, dtype).eval(), "class_side": ClassSideGraph(sc, dtype).eval(),
+            "sample_side": SampleSideGraph(sc, dtype).eval()}
+
+
+def _num_class(encoder: nn.Module, num_frames: int) -> int:
+    with torch.no_grad():
+        _, logits = copy.deepcopy(encoder).cpu().float().eval().forward_both(
+            torch.zeros(1, NUM_CHANNELS, num_frames, NUM_JOINTS, NUM_PERSONS))
+    return int(logits.shape[-1])
+
+
+def _check_parity(root: Path, modules: dict[str, nn.Module], dims: Dims, num_frames: int) -> None:
+    """Refuse to publish a bundle whose fp32 graphs disagree with PyTorch on the tracing inputs."""
+    import onnxruntime as ort
+
+    for graph in GRAPH_NAMES:
+        args = example_inputs(graph, dims, num_frames, seed=1)
+        sess = ort.InferenceSession(str(root / graph_file(graph)), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args, strict=True)})
+        with torch.no_grad():
+            want = [t.numpy() for t in modules[graph](*args)]
+        for name, g, w in zip((o.name for o in sess.get_outputs()), got, want, strict=True):
+            tol = DEFAULT_TOLERANCE["energy_abs"] + DEFAULT_TOLERANCE["energy_rel"] * np.abs(w)
+            if g.shape != w.shape or not np.all(np.abs(g - w) <= np.maximum(tol, 1e-4 * np.abs(w))):
+                raise BundleError(f"export parity check failed: {graph} output {name!r} differs from PyTorch "
+                                  f"(max abs diff {np.max(np.abs(g - w)) if g.shape == w.shape else 'shape'})")
+
+
+def export_bundle(
+    out_dir: str | Path, encoder: nn.Module, scorer: ScaleScorer, *, preprocess: PreprocessConfig,
+    text: TextInfo, training: dict[str, Any] | None = None, score_temperature: float | None = None,
+    fp16: bool = False, demo: bool = False, note: str = "", overwrite: bool = False,
+) -> Path:
+    """Write encoder/class_side/sample_side ONNX graphs (+ fp16/ variant) and manifest.json atomically."""
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists (pass overwrite=True / --overwrite to replace it)")
+    cfg = scorer.cfg
+    num_frames = preprocess.num_frames
+    dims = Dims(feature_dim=cfg.feature_dim, text_dim=cfg.text_dim, cond_dim=cfg.cond_dim,
+                latent_dim=cfg.latent_dim, encoder_hidden=cfg.encoder_hidden, decoder_hidden=cfg.decoder_hidden,
+                num_class=_num_class(encoder, num_frames))
+    specs = graph_specs(dims, num_frames)
+    variants = ["fp32", "fp16"] if fp16 else ["fp32"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        fp32_modules = _graph_modules(encoder, scorer, torch.float32)
+        for variant in variants:
+            modules = fp32_modules if variant == "fp32" else _graph_modules(encoder, scorer, torch.float16)
+            for graph in GRAPH_NAMES:
+                args = example_inputs(graph, dims, num_frames)
+                export_graph(modules[graph], args, specs[graph], tmp / graph_file(graph, variant))
+        _check_parity(tmp, fp32_modules, dims, num_frames)
+        blobs = {graph_file(g, v): (tmp / graph_file(g, v)).read_bytes() for v in variants for g in GRAPH_NAMES}
+        manifest: dict[str, Any] = {
+            "format_version": FORMAT_VERSION, "bundle_version": "", "created": _now(),
+            "dims": dims.model_dump(), "preprocess": preprocess.to_dict(), "text": text.model_dump(),
+            "scorer": cfg.to_dict(), "training": dict(training or {}),
+            "score_temperature": float(score_temperature if score_temperature is not None else cfg.feature_dim),
+            "opset": OPSET, "tools": tool_versions(), "variants": variants,
+            "files": {rel: sha256_hex(data) for rel, data in sorted(blobs.items())},
+            "demo": bool(demo), "note": note, "tolerance": dict(DEFAULT_TOLERANCE),
+        }
+        manifest = json.loads(json.dumps(manifest))  # the hash sees exactly what the reader will parse
+        manifest["bundle_version"] = compute_bundle_version(manifest, blobs)
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Swap the finished bundle into place so readers never see a half-written one."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{tmp.name}")
+        out.rename(old)
+    tmp.chmod(0o755)  # mkdtemp makes 0700; the service may run as another user
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()

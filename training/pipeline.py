@@ -1,0 +1,153 @@
+"""The stages of one experiment wired to a PipelineConfig: prepare, encoder, extract, scorer, evaluate, ablate.
+
+Every stage validates all of its inputs before it trains anything (validate_inputs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.config import ConfigError, PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def split_of(cfg: PipelineConfig) -> Any:
+    """The ZeroShotSplit named by data.setting (clear error for unknown names)."""
+    from training.splits import get_split
+
+    try:
+        return get_split(cfg.data.setting)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from exc
+
+
+def cache_root(cfg: PipelineConfig) -> Path:
+    """Folder holding <benchmark>/{train,val}_data.npy: data.cache or <output>/cache."""
+    return Path(cfg.data.cache) if cfg.data.cache else cfg.out / "cache"
+
+
+def features_dir(cfg: PipelineConfig) -> Path:
+    """data.features when given (peers' folders), else the folder the extract stage writes."""
+    return Path(cfg.data.features) if cfg.data.features else cfg.out / "features"
+
+
+def prepare(cfg: PipelineConfig, progress: bool = True, workers: int | None = None) -> Path:
+    """Raw .skeleton folder or CTR-GCN npz -> preprocessed X-sub cache; returns the cache's xsub folder."""
+    src = Path(cfg.data.skeletons)
+    if not cfg.data.skeletons:
+        raise ConfigError("data.skeletons is empty: nothing to prepare (set it, or use data.features)")
+    root = cache_root(cfg)
+    if src.is_dir():
+        from training.readers import build_skeleton_cache
+
+        build_skeleton_cache(src, root, "xsub", cfg.data.dataset, cfg.data.num_frames,
+                             workers=workers or cfg.data.workers or None, progress=progress)
+    elif src.is_file() and src.suffix == ".npz":
+        from training.prepare_npz import npz_to_cache
+
+        npz_to_cache(src, root / "xsub", cfg.data.num_frames, split_of(cfg).num_classes)
+    else:
+        raise FileNotFoundError(f"data.skeletons: {src} is neither a folder of .skeleton files nor an .npz file")
+    return root / "xsub"
+
+
+def load_clips(cfg: PipelineConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """((train clips, labels), (test clips, labels)) from the cache, memory-mapped."""
+    from training.readers import read_skeleton_cache
+
+    root = cache_root(cfg) / "xsub"
+    if not root.is_dir():
+        raise FileNotFoundError(f"skeleton cache {root} not found: run `scale prepare` first")
+    return read_skeleton_cache(root, "train"), read_skeleton_cache(root, "val")
+
+
+def check_clips_for_split(cfg: PipelineConfig) -> None:
+    """The cache must hold seen training clips, unseen test clips, the right T and no out-of-range label."""
+    split = split_of(cfg)
+    (tx, ty), (vx, vy) = load_clips(cfg)
+    for name, x, y in (("train", tx, ty), ("test", vx, vy)):
+        if x.shape[2] != cfg.data.num_frames:
+            raise ValueError(f"cache {name} clips have T={x.shape[2]} but data.num_frames={cfg.data.num_frames}; "
+                             "re-run prepare")
+        if len(y) and (y.min() < 0 or y.max() >= split.num_classes):
+            raise ValueError(f"cache {name} labels must be in [0, {split.num_classes}) for {split.name}")
+    if not np.isin(ty, split.seen).any():
+        raise ValueError(f"the cache's training part has no clip of a seen class of {split.name}")
+    if not np.isin(vy, split.unseen).any():
+        raise ValueError(f"the cache's test part has no clip of an unseen class of {split.name}")
+    check_selection_classes(cfg, ty)
+
+
+def check_selection_classes(cfg: PipelineConfig, train_labels: np.ndarray) -> None:
+    """Pseudo-unseen model selection needs training samples of pseudo-seen and pseudo-unseen classes."""
+    if cfg.scorer.selection != "pseudo_unseen":
+        return
+    from training.splits import pseudo_unseen_split
+
+    sc = cfg.scorer
+    vs = pseudo_unseen_split(split_of(cfg), num_val=sc.num_val or None, seed=sc.val_seed, source=sc.val_source)
+    for name, classes in (("pseudo-unseen", vs.pseudo_unseen), ("pseudo-seen", vs.pseudo_seen)):
+        if not np.isin(train_labels, classes).any():
+            raise ValueError(f"model selection (scorer.selection = 'pseudo_unseen') needs training samples of "
+                             f"the {name} classes {list(classes)[:10]}, and there are none")
+
+
+def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
+    """Check every input the requested stages will read, before any of them trains."""
+    split = split_of(cfg)
+    from training.splits import class_names
+
+    class_names(cfg.data.dataset, cfg.data.class_names)
+    if "ablate" in stages:
+        from training.ablation import variant_names
+
+        variant_names(cfg.ablation.variants, cfg.ablation.alphas, cfg.ablation.extra)
+    needs_clips = {"encoder", "extract"} & set(stages)
+    if needs_clips and cfg.data.features:
+        raise ConfigError("data.features is set: the encoder/extract stages are skipped for feature folders")
+    if "prepare" in stages:
+        src = Path(cfg.data.skeletons)
+        if not cfg.data.skeletons or not src.exists():
+            raise FileNotFoundError(f"data.skeletons: {cfg.data.skeletons!r} not found")
+        if src.is_file() and src.suffix == ".npz":
+            from training.readers import read_ctrgcn_npz
+
+            for part in ("train", "test"):
+                _, y = read_ctrgcn_npz(src, part)
+                if len(y) and y.max() >= split.num_classes:
+                    raise ValueError(f"{src}: y_{part} has class {int(y.max())} but {split.name} has "
+                                     f"{split.num_classes} classes")
+        elif src.is_dir() and not any(src.glob("*.skeleton")):
+            raise FileNotFoundError(f"data.skeletons: {src} holds no .skeleton files")
+    elif needs_clips:
+        check_clips_for_split(cfg)
+    if {"scorer", "evaluate", "ablate"} & set(stages) and not {"encoder", "extract"} & set(stages):
+        from training.readers import read_feature_folder
+
+        folder = read_feature_folder(features_dir(cfg), split)
+        if {"scorer", "ablate"} & set(stages):
+            check_selection_classes(cfg, folder.train.labels)
+    if {"scorer", "ablate"} & set(stages):
+        check_text_weights(cfg)
+
+
+def check_text_weights(cfg: PipelineConfig) -> None:
+    """Fail early (MissingWeightsError) when no CLIP text weights can be found and no random init is asked."""
+    if cfg.text.random_init_seed is not None:
+        return
+    from model.text import resolve_weights
+
+    resolve_weights(cfg.text.weights or None, cfg.text.model_name)  # MissingWeightsError names where it looked
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Pretty JSON with sorted keys."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True), encoding="utf-8")
+    return path
