@@ -1,0 +1,327 @@
+"""Sync and async HTTP clients of the SCALE service (httpx); both share the request builders below."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+
+from client.errors import ScaleConnectionError, ScaleError, error_from_response
+from client.models import ActionClass, ClassSpec, Recognition, parse_recognitions
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+Encoding = Literal["json", "npy"]
+ClassLike = ClassSpec | str | dict
+
+
+@dataclass
+class _Call:
+    """One HTTP request, described independently of the sync/async transport that sends it."""
+
+    method: str
+    path: str
+    json: Any = None
+    content: bytes | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"params": self.params or None, "headers": self.headers or None}
+        if self.content is not None:
+            out["content"] = self.content
+        elif self.json is not None:
+            # allow_nan=False: NaN/Inf are not JSON; fail here with a clear message instead of at the server
+            try:
+                out["content"] = json.dumps(self.json, allow_nan=False).encode()
+            except ValueError as exc:
+                raise ValueError("skeleton contains NaN or Inf values, which JSON cannot carry") from exc
+            out["headers"] = {"Content-Type": "application/json", **self.headers}
+        return out
+
+
+def _as_spec(item: ClassLike) -> ClassSpec:
+    if isinstance(item, ClassSpec):
+        return item
+    if isinstance(item, str):
+        return ClassSpec(item)
+    if isinstance(item, dict):
+        return ClassSpec(**{k: item.get(k) for k in ("label", "description", "prompt")})
+    raise TypeError(f"a class must be a ClassSpec, a label string or a dict, got {type(item).__name__}")
+
+
+def _as_array(skeleton: Any) -> np.ndarray:
+    array = np.asarray(skeleton, dtype=np.float32)
+    if array.ndim not in (3, 4):
+        raise ValueError(f"a skeleton must be (T, 25, 3) or (M, T, 25, 3), got shape {array.shape}")
+    return array
+
+
+def _class_path(class_id: str) -> str:
+    if not class_id:
+        raise ValueError("class id must not be empty")
+    return "/classes/" + quote(class_id, safe="")  # an id never escapes into another route
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """Serialise an array in the .npy format (no pickle) for an application/x-npy body."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _recognize_call(skeletons: Sequence[Any], batch: bool, top_k: int | None, classes: Sequence[str] | None,
+                    encoding: Encoding) -> _Call:
+    arrays = [_as_array(s) for s in skeletons]
+    if encoding == "npy":
+        if batch and len({a.shape for a in arrays}) > 1:
+            raise ValueError("an npy batch needs sequences of one shape (N,M,T,25,3); use encoding='json' "
+                             f"for sequences of different lengths (got {sorted({a.shape for a in arrays})})")
+        payload = np.stack(arrays) if batch else arrays[0]
+        params: dict[str, Any] = {}
+        if top_k is not None:
+            params["top_k"] = top_k
+        if classes:
+            params["classes"] = list(classes)  # repeated ?classes=a&classes=b
+        return _Call("POST", "/recognize", content=npy_bytes(payload), params=params,
+                     headers={"Content-Type": "application/x-npy"})
+    if encoding != "json":
+        raise ValueError(f"encoding must be 'json' or 'npy', got {encoding!r}")
+    body: dict[str, Any] = {"skeletons": [a.tolist() for a in arrays]} if batch else {"skeleton": arrays[0].tolist()}
+    if top_k is not None:
+        body["top_k"] = top_k
+    if classes:
+        body["classes"] = list(classes)
+    return _Call("POST", "/recognize", json=body)
+
+
+class _Base:
+    """Configuration shared by both clients: base URL, API key, timeout."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+                 max_retries: int = 0, max_retry_wait: float = 30.0) -> None:
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        self.url = (url or os.environ.get("SCALE_URL") or DEFAULT_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("SCALE_API_KEY") or None
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+
+    def _retry_wait(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying a 429/503 answer, or None when it must be raised now."""
+        if response.status_code not in (429, 503) or attempt >= self.max_retries:
+            return None
+        # every route is safe to repeat: recognize is pure, POST /classes idempotent, DELETE answers 404 at worst
+        hint = error_from_response(response).retry_after
+        return min(self.max_retry_wait, hint if hint is not None else 2.0 ** attempt)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json, application/problem+json"}
+        if self.api_key:
+            headers["X-API-Key"] = self.api_key
+        return headers
+
+    @staticmethod
+    def _check(response: httpx.Response) -> Any:
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        ctype = response.headers.get("content-type", "")
+        return response.json() if "json" in ctype else response.text
+
+
+class ScaleClient(_Base):
+    """Blocking client: `with ScaleClient(url) as c: c.add_classes(["drink water"]); c.recognize(x)`.
+
+    `max_retries` > 0 repeats requests answered 429/503, waiting the Retry-After seconds (at most
+    `max_retry_wait`).
+    """
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None, max_retries: int = 0,
+                 max_retry_wait: float = 30.0) -> None:
+        super().__init__(url, api_key, timeout, max_retries, max_retry_wait)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=self._headers(), transport=transport)
+
+    def __enter__(self) -> ScaleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._http.close()
+
+    def _send(self, call: _Call) -> Any:
+        kwargs = call.kwargs()
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self._http.request(call.method, call.path, **kwargs)
+            except httpx.TransportError as exc:
+                raise ScaleConnectionError(f"cannot reach the SCALE service at {self.url}: {exc}") from exc
+            wait = self._retry_wait(response, attempt)
+            if wait is None:
+                break
+            time.sleep(wait)
+        return self._check(response)
+
+    def healthz(self) -> dict[str, Any]:
+        """GET /healthz (liveness)."""
+        return self._send(_Call("GET", "/healthz"))
+
+    def readyz(self) -> dict[str, Any]:
+        """GET /readyz; raises ServiceUnavailableError while the service is not ready."""
+        return self._send(_Call("GET", "/readyz"))
+
+    def info(self) -> dict[str, Any]:
+        """GET /info: bundle manifest and execution providers."""
+        return self._send(_Call("GET", "/info"))
+
+    def metrics(self) -> str:
+        """GET /metrics in the Prometheus text format."""
+        return self._send(_Call("GET", "/metrics"))
+
+    def wait_ready(self, timeout: float = 120.0, interval: float = 0.5) -> dict[str, Any]:
+        """Poll /readyz until it answers 200 or `timeout` seconds pass (then re-raise the last error)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.readyz()
+            except ScaleError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(interval)
+
+    def add_classes(self, classes: Iterable[ClassLike]) -> list[ActionClass]:
+        """POST /classes: register classes (idempotent for the same text) and return them with their ids."""
+        specs = [_as_spec(c).to_json() for c in classes]
+        if not specs:
+            raise ValueError("no classes to register")
+        body = self._send(_Call("POST", "/classes", json={"classes": specs}))
+        return [ActionClass.from_json(c) for c in body["classes"]]
+
+    def list_classes(self) -> list[ActionClass]:
+        """GET /classes: every registered class."""
+        return [ActionClass.from_json(c) for c in self._send(_Call("GET", "/classes"))["classes"]]
+
+    def get_class(self, class_id: str) -> ActionClass:
+        """GET /classes/{id}; raises NotFoundError for an unknown id."""
+        return ActionClass.from_json(self._send(_Call("GET", _class_path(class_id))))
+
+    def delete_class(self, class_id: str) -> None:
+        """DELETE /classes/{id}; raises NotFoundError for an unknown id."""
+        self._send(_Call("DELETE", _class_path(class_id)))
+
+    def recognize(self, skeleton: Any, top_k: int | None = 5, classes: Sequence[str] | None = None,
+                  encoding: Encoding = "json") -> Recognition:
+        """POST /recognize for one (T,25,3) or (M,T,25,3) sequence; `classes` restricts the candidates."""
+        return parse_recognitions(self._send(_recognize_call([skeleton], False, top_k, classes, encoding)))[0]
+
+    def recognize_batch(self, skeletons: Sequence[Any], top_k: int | None = 5,
+                        classes: Sequence[str] | None = None, encoding: Encoding = "json") -> list[Recognition]:
+        """POST /recognize with several sequences in one request; one Recognition per sequence, in order."""
+        if not skeletons:
+            raise ValueError("no skeletons to recognize")
+        return parse_recognitions(self._send(_recognize_call(skeletons, True, top_k, classes, encoding)))
+
+
+class AsyncScaleClient(_Base):
+    """asyncio client with the same methods as ScaleClient, each a coroutine."""
+
+    def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+                 transport: httpx.AsyncBaseTransport | None = None, max_retries: int = 0,
+                 max_retry_wait: float = 30.0) -> None:
+        super().__init__(url, api_key, timeout, max_retries, max_retry_wait)
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, headers=self._headers(),
+                                       transport=transport)
+
+    async def __aenter__(self) -> AsyncScaleClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the underlying connection pool."""
+        await self._http.aclose()
+
+    async def _send(self, call: _Call) -> Any:
+        kwargs = call.kwargs()
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self._http.request(call.method, call.path, **kwargs)
+            except httpx.TransportError as exc:
+                raise ScaleConnectionError(f"cannot reach the SCALE service at {self.url}: {exc}") from exc
+            wait = self._retry_wait(response, attempt)
+            if wait is None:
+                break
+            await asyncio.sleep(wait)
+        return self._check(response)
+
+    async def healthz(self) -> dict[str, Any]:
+        """GET /healthz (liveness)."""
+        return await self._send(_Call("GET", "/healthz"))
+
+    async def readyz(self) -> dict[str, Any]:
+        """GET /readyz; raises ServiceUnavailableError while the service is not ready."""
+        return await self._send(_Call("GET", "/readyz"))
+
+    async def info(self) -> dict[str, Any]:
+        """GET /info: bundle manifest and execution providers."""
+        return await self._send(_Call("GET", "/info"))
+
+    async def wait_ready(self, timeout: float = 120.0, interval: float = 0.5) -> dict[str, Any]:
+        """Poll /readyz until it answers 200 or `timeout` seconds pass (then re-raise the last error)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return await self.readyz()
+            except ScaleError:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(interval)
+
+    async def add_classes(self, classes: Iterable[ClassLike]) -> list[ActionClass]:
+        """POST /classes: register classes (idempotent for the same text) and return them with their ids."""
+        specs = [_as_spec(c).to_json() for c in classes]
+        if not specs:
+            raise ValueError("no classes to register")
+        body = await self._send(_Call("POST", "/classes", json={"classes": specs}))
+        return [ActionClass.from_json(c) for c in body["classes"]]
+
+    async def list_classes(self) -> list[ActionClass]:
+        """GET /classes: every registered class."""
+        return [ActionClass.from_json(c) for c in (await self._send(_Call("GET", "/classes")))["classes"]]
+
+    async def get_class(self, class_id: str) -> ActionClass:
+        """GET /classes/{id}; raises NotFoundError for an unknown id."""
+        return ActionClass.from_json(await self._send(_Call("GET", _class_path(class_id))))
+
+    async def delete_class(self, class_id: str) -> None:
+        """DELETE /classes/{id}; raises NotFoundError for an unknown id."""
+        await self._send(_Call("DELETE", _class_path(class_id)))
+
+    async def recognize(self, skeleton: Any, top_k: int | None = 5, classes: Sequence[str] | None = None,
+                        encoding: Encoding = "json") -> Recognition:
+        """POST /recognize for one (T,25,3) or (M,T,25,3) sequence; `classes` restricts the candidates."""
+        call = _recognize_call([skeleton], False, top_k, classes, encoding)
+        return parse_recognitions(await self._send(call))[0]
+
+    async def recognize_batch(self, skeletons: Sequence[Any], top_k: int | None = 5,
+                              classes: Sequence[str] | None = None, encoding: Encoding = "json") -> list[Recognition]:
+        """POST /recognize with several sequences in one request; one Recognition per sequence, in order."""
+        if not skeletons:
+            raise ValueError("no skeletons to recognize")
+        return parse_recognitions(await self._send(_recognize_call(skeletons, True, top_k, classes, encoding)))
+

@@ -1,0 +1,144 @@
+"""Static checks of docker-compose.yml, docker/.env.example and docker/nginx.conf (no docker engine here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .dockerfile_parse import env_of, parse_stages
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.unit
+SCALE_SERVICES = ("scale", "scale-cpu")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def env_example() -> dict[str, str]:
+    pairs = {}
+    for line in (REPO / "docker" / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"not KEY=VALUE: {line!r}"
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def settings_env_names() -> set[str]:
+    from service.settings import ENV_PREFIX, Settings
+
+    return {ENV_PREFIX + name.upper() for name in Settings.model_fields} | {"REDIS_URL"}
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR:-default} substitution."""
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: env.get(m.group(1)) or (m.group(2) or ""), value)
+
+
+def test_services_and_profiles(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert {"scale", "scale-cpu", "redis", "proxy"} <= set(services)
+    assert "profiles" not in services["scale"] and "profiles" not in services["redis"]  # plain `up` runs both
+    assert services["scale-cpu"]["profiles"] == ["cpu"]
+    assert services["proxy"]["profiles"] == ["scale-out"]
+
+
+def test_images_are_built_from_the_repo_dockerfiles(compose: dict[str, Any]) -> None:
+    for name, dockerfile in (("scale", "docker/Dockerfile.gpu"), ("scale-cpu", "docker/Dockerfile.cpu")):
+        build = compose["services"][name]["build"]
+        assert build["dockerfile"] == dockerfile and (REPO / build["context"] / dockerfile).is_file()
+
+
+def test_gpu_reservation_only_on_the_gpu_service(compose: dict[str, Any]) -> None:
+    devices = compose["services"]["scale"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    assert "deploy" not in compose["services"]["scale-cpu"]
+
+
+def test_redis_is_persistent_and_healthchecked(compose: dict[str, Any]) -> None:
+    redis = compose["services"]["redis"]
+    assert re.fullmatch(r"redis:7(\.\d+)*(-\w+)?", redis["image"])
+    command = redis["command"] if isinstance(redis["command"], str) else " ".join(redis["command"])
+    assert "--appendonly yes" in command
+    (volume,) = redis["volumes"]
+    name, target = volume.split(":")[:2]
+    assert target == "/data" and name in compose["volumes"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert "ports" not in redis  # only the services talk to it, over the compose network
+
+
+@pytest.mark.parametrize("name", SCALE_SERVICES)
+def test_scale_service_wiring(compose: dict[str, Any], name: str) -> None:
+    from service.settings import Settings
+
+    service = compose["services"][name]
+    assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert service["env_file"] == [{"path": ".env", "required": False}]
+    env = service["environment"]
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    unknown = set(env) - settings_env_names()
+    assert not unknown, f"{name}: environment names no Settings field reads: {sorted(unknown)}"
+    Settings(**{k.removeprefix("SCALE_").lower(): v for k, v in env.items() if k.startswith("SCALE_")})
+    (port,) = service["ports"]
+    host, container = port.rsplit(":", 1)
+    assert int(container) == int(env["SCALE_PORT"]) == Settings.model_fields["port"].default
+    assert host.startswith("${HOST_PORT")
+    assert "scale-backend" in service["networks"]["default"]["aliases"]
+
+
+@pytest.mark.parametrize("name", SCALE_SERVICES)
+def test_model_mounts_are_read_only_and_match_the_image(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    mounts = {m["target"]: m for m in service["volumes"]}
+    assert set(mounts) == {"/models/bundle", "/models/clip"}
+    assert all(m["type"] == "bind" and m["read_only"] is True for m in mounts.values())
+    runtime_env = env_of(parse_stages(REPO / service["build"]["dockerfile"])[1][-1])
+    assert runtime_env["SCALE_BUNDLE_PATH"] == "/models/bundle"
+    assert str(Path(runtime_env["SCALE_CLIP_WEIGHTS"]).parent) == "/models/clip"
+
+
+def test_env_example_names_are_settings_or_compose_variables(compose: dict[str, Any],
+                                                             env_example: dict[str, str]) -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{(\w+)", text))
+    assert used <= set(env_example), f"compose variables missing from .env.example: {used - set(env_example)}"
+    service_vars = {k for k in env_example if k not in used}
+    unknown = service_vars - settings_env_names()
+    assert not unknown, f".env.example names that no Settings field reads: {sorted(unknown)}"
+    from service.settings import load_settings
+
+    values = {k.removeprefix("SCALE_").lower(): v for k, v in env_example.items() if k in service_vars}
+    settings = load_settings(**values)  # the example as shipped must be a valid configuration
+    assert settings.api_key is None and str(settings.bundle_path) == "/models/bundle"
+
+
+def test_env_file_and_secrets_stay_out_of_the_build_context() -> None:
+    patterns = (REPO / ".dockerignore").read_text().splitlines()
+    assert ".env" in patterns and ".git" in patterns and ".venv" in patterns
+
+
+def test_proxy_targets_the_replicas(compose: dict[str, Any], env_example: dict[str, str]) -> None:
+    proxy = compose["services"]["proxy"]
+    (mount,) = proxy["volumes"]
+    assert mount["read_only"] is True and (REPO / mount["source"]).is_file()
+    conf = (REPO / mount["source"]).read_text()
+    listen = re.search(r"^\s*listen\s+(\d+);", conf, re.M).group(1)
+    (port,) = proxy["ports"]
+    assert port.rsplit(":", 1)[1] == listen
+    backend = re.search(r"set \$\w+ http://([\w-]+):(\d+);", conf)
+    assert backend.group(1) == "scale-backend"
+    assert int(backend.group(2)) == int(compose["services"]["scale"]["environment"]["SCALE_PORT"])
+    assert "resolver 127.0.0.11" in conf  # re-resolve so --scale changes reach nginx
+    size = re.search(r"client_max_body_size (\d+)m;", conf).group(1)
+    from service.settings import Settings
+
+    assert int(size) * 1024 * 1024 >= Settings.model_fields["max_body_bytes"].default
+    assert interpolate(port, env_example).startswith(env_example["HOST_PROXY_PORT"])
