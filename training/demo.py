@@ -53,8 +53,13 @@ def build_demo_bundle(out_dir: str | Path, text_encoder: Any = None, seed: int =
                 "metrics": {"generated_heldout_top1": top1}}
     info = TextInfo(model_name=getattr(text_encoder, "model_name", "ViT-B-32-quickgelu"),
                     prompt_template=template, weights_id=text_encoder.weights_id)
-    export_bundle(out, encoder, scorer, preprocess=PreprocessConfig(num_frames=num_frames), text=info,
-                  training=training, demo=True, note=DEMO_NOTE, overwrite=True)
+    try:
+        export_bundle(out, encoder, scorer, preprocess=PreprocessConfig(num_frames=num_frames), text=info,
+                      training=training, demo=True, note=DEMO_NOTE, overwrite=True)
+    except OSError:
+        # another replica published the same demo bundle between our check and our rename
+        if not _reusable(out, text_encoder.weights_id, seed, num_frames, encoder_id):
+            raise
     log.info("built demo bundle in %s (%.1fs)", out, time.monotonic() - started)
     return out
 

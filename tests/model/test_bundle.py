@@ -197,6 +197,18 @@ def test_edited_manifest_fails_content_hash(bundle_copy: Path) -> None:
 
 
 @pytest.mark.unit
+def test_hash_covers_the_manifest_as_written(bundle_copy: Path) -> None:
+    """Optional fields left out and ints for floats still verify: the loader hashes the JSON it read."""
+    def edit(m: dict) -> None:
+        m.pop("note")
+        m["score_temperature"] = 3
+
+    rewrite_manifest(bundle_copy, edit)
+    bundle = load_bundle(bundle_copy, providers=["CPUExecutionProvider"])
+    assert bundle.manifest.score_temperature == 3.0 and bundle.manifest.note == ""
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize(("field", "pattern"), [("dims", "dims: Field required"),
                                                 ("text", "text: Field required")])
 def test_missing_manifest_field_is_named(bundle_copy: Path, field: str, pattern: str) -> None:

@@ -160,25 +160,40 @@ def test_export_refuses_to_overwrite_without_flag(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_cli_export_from_training_checkpoints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     torch.manual_seed(0)
-    encoder = ShiftGCN(num_class=60).eval()
-    torch.save(encoder.state_dict(), tmp_path / "encoder.pt")
-    scorer = trained_scorer(toy_text(4), steps=2)
-    save_scorer(tmp_path / "scorer.pt", scorer, {"setting": "ntu60_55_5", "val_top1": 0.4,
-                                                 "weights_id": "random-init:seed=7"})
-    rc = scale_main(["export", "--encoder", str(tmp_path / "encoder.pt"), "--scorer", str(tmp_path / "scorer.pt"),
-                     "--out", str(tmp_path / "bundle"), "--num-frames", "8", "--fp16"])
-    assert rc == 0
+    encoder = ShiftGCN(num_class=55).eval()
+    # the formats training/encoder_train.py and training/scorer_train.py write
+    torch.save({"state_dict": encoder.state_dict(), "seen_classes": list(range(55)), "num_class": 55,
+                "num_frames": 8}, tmp_path / "encoder.pt")
+    scorer = trained_scorer(toy_text(4), steps=1)
+    save_scorer(tmp_path / "scorer.pt", scorer, {"setting": "ntu60_55_5", "val_top1": 0.4, "num_frames": 8,
+                                                 "template": "A person is {label}", "weights_id": "random-init:seed=7"})
+    args = ["export", "--encoder", str(tmp_path / "encoder.pt"), "--scorer", str(tmp_path / "scorer.pt"),
+            "--out", str(tmp_path / "bundle")]
+    assert scale_main([*args, "--fp16"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     bundle = load_bundle(tmp_path / "bundle", providers=["CPUExecutionProvider"], variant="fp16")
+    m = bundle.manifest
     assert printed["bundle_version"] == bundle.version and printed["variants"] == ["fp32", "fp16"]
-    assert bundle.manifest.text.weights_id == "random-init:seed=7"
-    assert bundle.manifest.training["setting"] == "ntu60_55_5" and bundle.manifest.training["val_top1"] == 0.4
+    assert m.text.weights_id == "random-init:seed=7" and m.text.prompt_template == "A person is {label}"
+    assert m.num_frames == 8 and m.dims.num_class == 55 and m.training["encoder"]["seen_classes"] == list(range(55))
+    assert m.training["setting"] == "ntu60_55_5" and m.training["val_top1"] == 0.4
     g, tokens, mask = toy_text(4)
     x = np.random.default_rng(0).normal(size=(3, 256)).astype(np.float32)
     e16, _ = bundle.run_sample_side(x, bundle.run_class_side(g, tokens, mask))
     with torch.no_grad():
         want = scorer.energy(torch.from_numpy(x), scorer.class_side(*(torch.from_numpy(a) for a in (g, tokens, mask))))
     assert np.max(np.abs(e16 - want.numpy())) <= 1e-2 + 1e-3 * float(want.abs().max())
+    assert scale_main(args) == 2  # exists, no --overwrite
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_cli_export_refuses_disagreeing_frame_lengths(tmp_path: Path) -> None:
+    torch.save({"state_dict": ShiftGCN(num_class=5).state_dict(), "num_frames": 64}, tmp_path / "encoder.pt")
+    save_scorer(tmp_path / "scorer.pt", ScaleScorer(), {"num_frames": 300, "weights_id": "random-init:seed=0"})
+    with pytest.raises(SystemExit, match="disagree on num_frames"):
+        scale_main(["export", "--encoder", str(tmp_path / "encoder.pt"), "--scorer", str(tmp_path / "scorer.pt"),
+                    "--out", str(tmp_path / "bundle")])
 
 
 @pytest.mark.integration
