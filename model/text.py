@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,8 @@ class TextEncoder:
         self.device = device
         self.context_length = int(getattr(tokenizer, "context_length", CLIP_CONTEXT_LENGTH))
         self.eot_token_id = int(tokenizer.eot_token_id)
+        # The ln_final hook is attached to the shared model: concurrent encodes would read each other's tokens.
+        self._lock = threading.Lock()
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Token ids (K, context_length), truncated with EOT kept last."""
@@ -133,16 +136,17 @@ class TextEncoder:
         """Encode K texts in batches; global_emb is encode_text (not normalised), tokens are pre-projection."""
         ids = self.tokenize(texts)
         captured: list[torch.Tensor] = []
-        hook = self.model.ln_final.register_forward_hook(lambda _m, _i, out: captured.append(out))
         globals_, tokens = [], []
-        try:
-            for start in range(0, ids.shape[0], batch_size):
-                captured.clear()
-                batch = ids[start : start + batch_size].to(self.device)
-                globals_.append(self.model.encode_text(batch).float().cpu())
-                tokens.append(captured[-1].float().cpu())
-        finally:
-            hook.remove()
+        with self._lock:
+            hook = self.model.ln_final.register_forward_hook(lambda _m, _i, out: captured.append(out))
+            try:
+                for start in range(0, ids.shape[0], batch_size):
+                    captured.clear()
+                    batch = ids[start : start + batch_size].to(self.device)
+                    globals_.append(self.model.encode_text(batch).float().cpu())
+                    tokens.append(captured[-1].float().cpu())
+            finally:
+                hook.remove()
         n, length = ids.shape[0], ids.shape[1]
         width = tokens[0].shape[-1] if tokens else CLIP_TEXT_DIM
         eot_pos = (ids == self.eot_token_id).int().argmax(dim=1)

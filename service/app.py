@@ -1,0 +1,180 @@
+"""FastAPI application factory: loads the bundle and text tower, wires registry, batcher, routes, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from model.bundle import Bundle, load_bundle
+from service.batcher import MicroBatcher
+from service.conditioning import Conditioner
+from service.deps import ServiceState
+from service.inference import InferenceEngine, choose_providers
+from service.metrics import Metrics, MetricsMiddleware
+from service.payloads import Limits
+from service.problems import Problem, install_problem_handlers, problem_response
+from service.registry import Registry, RegistryUnavailable, make_registry
+from service.settings import Settings, load_settings
+
+log = logging.getLogger("service")
+_RANDOM_INIT = re.compile(r"^random-init:seed=(\d+)$")
+
+
+class StartupError(RuntimeError):
+    """The service cannot start with this configuration (message says what to change)."""
+
+
+def resolve_bundle_path(settings: Settings) -> Path:
+    """settings.bundle_path, else the demo bundle in settings.demo_dir when one was built there."""
+    if settings.bundle_path is not None:
+        return settings.bundle_path
+    if (settings.demo_dir / "manifest.json").is_file():
+        return settings.demo_dir
+    raise StartupError(f"no model bundle: set SCALE_BUNDLE_PATH, or run `scale serve --demo` to build the "
+                       f"demo bundle in {settings.demo_dir}")
+
+
+def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None) -> Any:
+    """The CLIP text tower the bundle was exported with; refuses weights whose id differs from the manifest's."""
+    from model.text import load_text_encoder
+
+    info = bundle.manifest.text
+    if text_encoder is None:
+        seed = _RANDOM_INIT.match(info.weights_id)
+        if seed:
+            text_encoder = load_text_encoder(model_name=info.model_name, random_init_seed=int(seed.group(1)))
+        else:
+            text_encoder = load_text_encoder(settings.clip_weights, model_name=info.model_name)
+    if text_encoder.weights_id != info.weights_id:
+        raise StartupError(f"CLIP text weights {text_encoder.weights_id} differ from the ones bundle "
+                           f"{bundle.version} was exported with ({info.weights_id}); configure the matching "
+                           "file with SCALE_CLIP_WEIGHTS / --clip-weights")
+    return text_encoder
+
+
+def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None = None,
+                text_encoder: Any = None, registry: Registry | None = None) -> ServiceState:
+    """Load everything a request needs (blocking: bundle sessions and the text tower)."""
+    if bundle is None:
+        bundle = load_bundle(resolve_bundle_path(settings), providers=choose_providers(settings.device))
+    manifest = bundle.manifest
+    if manifest.demo:
+        log.warning("!" * 72 + "\n!!! DEMO BUNDLE %s: labels and rankings are NOT meaningful. %s\n" + "!" * 72,
+                    manifest.bundle_version, manifest.note)
+    text_encoder = load_text_for(bundle, settings, text_encoder)
+    engine = InferenceEngine(bundle, settings.max_batch_size)
+    log.info("bundle %s loaded from %s; onnxruntime providers %s", bundle.version, bundle.root, engine.providers)
+    registry = registry if registry is not None else make_registry(settings)
+    limits = Limits(max_body_bytes=settings.max_body_bytes, max_frames=settings.max_frames,
+                    max_sequences=settings.max_sequences, max_classes=settings.max_classes_per_request,
+                    max_text_length=settings.max_text_chars, max_top_k=settings.max_classes,
+                    default_top_k=settings.top_k)
+    batcher = MicroBatcher(engine.score, max_batch_size=settings.max_batch_size,
+                           max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size, metrics=metrics)
+    return ServiceState(settings=settings, limits=limits, metrics=metrics, bundle=bundle, engine=engine,
+                        text_encoder=text_encoder, registry=registry, batcher=batcher,
+                        conditioner=Conditioner(text_encoder, engine, registry, bundle.version, metrics),
+                        preprocess=manifest.preprocess_config())
+
+
+async def _warm(state: ServiceState) -> None:
+    try:
+        await asyncio.to_thread(state.engine.warmup)
+    except Exception as exc:  # readiness reports it; liveness stays up so the logs can be read
+        state.warmup_error = f"{type(exc).__name__}: {exc}"
+        log.exception("warm-up failed")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = await asyncio.to_thread(build_state, app.state.settings, app.state.metrics,
+                                                 **app.state.inject)
+    try:
+        await state.snapshot()
+    except RegistryUnavailable as exc:
+        log.warning("registry unreachable at start (%s); serving reads once it answers", exc)
+    state.batcher.start()
+    warm = asyncio.create_task(_warm(state), name="scale-warmup")
+    app.state.service = state
+    try:
+        yield
+    finally:
+        app.state.service = None
+        warm.cancel()
+        await state.batcher.stop()
+        await state.registry.close()
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over max_bytes: by Content-Length before reading, else by counting while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
+        problem = Problem(413, "payload-too-large", f"request body is {size} bytes; the limit is "
+                          f"{self.max_bytes} bytes (SCALE_MAX_BODY_BYTES)")
+        await problem_response(problem, scope.get("path"))(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send, length.decode())
+            return
+        chunks, total, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.max_bytes:
+                await self._refuse(scope, receive, send, f"more than {self.max_bytes}")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None, text_encoder: Any = None,
+               registry: Registry | None = None) -> FastAPI:
+    """Build the app; heavy loading happens in the lifespan (bundle, text tower, warm-up in background)."""
+    from service.routers import classes, health, recognize
+
+    settings = settings or load_settings()
+    app = FastAPI(title="SCALE zero-shot skeleton action recognition", version="1.0",
+                  description="Register action texts, then rank them for posted NTU-25 skeleton sequences.",
+                  lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.inject = {"bundle": bundle, "text_encoder": text_encoder, "registry": registry}
+    app.state.service = None
+    app.state.metrics = Metrics()
+    install_problem_handlers(app)
+    app.include_router(classes.router)
+    app.include_router(recognize.router)
+    app.include_router(health.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: 413s are counted too
+    return app
+

@@ -1,0 +1,232 @@
+"""Request/response models and the parsing + validation of posted skeletons (JSON lists or a .npy body)."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from model.config import NUM_CHANNELS, NUM_JOINTS
+from service.problems import Problem, invalid
+
+NPY_MEDIA_TYPE = "application/x-npy"
+MAX_PERSONS_IN = 4  # body slots a sequence may carry; preprocessing keeps the 2 most active
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits enforced by the API (from Settings)."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_frames: int = 1200
+    max_sequences: int = 64
+    max_classes: int = 1000
+    max_text_length: int = 300
+    max_top_k: int = 1000
+    default_top_k: int = 5
+
+
+class ClassIn(BaseModel):
+    """One class to register: a label plus an optional description or explicit prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(..., examples=["drink water"])
+    description: str | None = Field(None, examples=["lifting a cup to the mouth"])
+    prompt: str | None = Field(None, description="explicit text; overrides template + description")
+
+
+class ClassesIn(BaseModel):
+    """Body of POST /classes."""
+
+    model_config = ConfigDict(extra="forbid")
+    classes: list[ClassIn] = Field(..., min_length=1)
+
+
+class ClassOut(BaseModel):
+    """A registered class."""
+
+    id: str
+    label: str
+    description: str | None = None
+    prompt: str
+    created_at: float
+
+
+class ClassList(BaseModel):
+    """Registered classes and the registry version they belong to."""
+
+    classes: list[ClassOut]
+    registry_version: int
+    count: int
+    stale: bool = Field(False, description="true when served from the last snapshot while Redis is down")
+
+
+class RecognizeIn(BaseModel):
+    """JSON body of POST /recognize: exactly one of `skeleton` or `skeletons`."""
+
+    model_config = ConfigDict(extra="forbid")
+    skeleton: Any = Field(None, description="one sequence, (T,25,3) or (M,T,25,3) nested lists")
+    skeletons: list[Any] | None = Field(None, description="several sequences, each (T,25,3) or (M,T,25,3)")
+    top_k: int | None = Field(None, ge=1, description="classes to return (default: SCALE_TOP_K, 5)")
+    classes: list[str] | None = Field(None, description="candidate class ids or labels (default: all)")
+
+
+class ResultItem(BaseModel):
+    """One ranked class for one sequence."""
+
+    class_id: str
+    label: str
+    energy: float
+    score: float
+    uncertainty: float
+
+
+class RecognizeOut(BaseModel):
+    """Answer for one sequence (`skeleton` or a .npy body of rank 3/4)."""
+
+    results: list[ResultItem]
+    uncertainty: float
+    bundle_version: str
+    registry_version: int
+    demo: bool | None = None
+    warning: str | None = None
+
+
+class BatchRecognizeOut(BaseModel):
+    """Answer for several sequences (`skeletons` or a rank-5 .npy body): one list per sequence."""
+
+    results: list[list[ResultItem]]
+    uncertainty: list[float]
+    bundle_version: str
+    registry_version: int
+    demo: bool | None = None
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class RecognizeRequest:
+    """A validated recognize request: float32 sequences (M,T,25,3) and options."""
+
+    sequences: list[np.ndarray]
+    batched: bool
+    top_k: int
+    classes: list[str] | None
+
+
+def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarray:
+    """Validate one sequence and return it as float32 (M,T,25,3); raises a 422 Problem naming the issue."""
+    where = ".".join(str(p) for p in loc)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise invalid(f"{where} must be a rectangular nested list of numbers ({exc})", loc=loc) from exc
+    if arr.dtype.kind not in "fiu":
+        # strings, booleans, nulls and ragged lists all end up here: never coerce them to numbers
+        raise invalid(f"{where} must be a rectangular nested list of numbers (got {_kind_name(arr)})", loc=loc)
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim not in (3, 4):
+        raise invalid(f"{where} must have rank 3 (T,25,3) or 4 (M,T,25,3), got rank {arr.ndim} "
+                      f"with shape {list(arr.shape)}", loc=loc, kind="bad-shape")
+    if arr.ndim == 3:
+        arr = arr[None]
+    persons, frames, joints, channels = arr.shape
+    if joints != NUM_JOINTS:
+        raise invalid(f"{where} must have {NUM_JOINTS} joints (NTU-25 layout), got {joints}",
+                      loc=loc, kind="bad-shape")
+    if channels != NUM_CHANNELS:
+        raise invalid(f"{where} must have {NUM_CHANNELS} channels (x,y,z), got {channels}",
+                      loc=loc, kind="bad-shape")
+    if not 1 <= persons <= MAX_PERSONS_IN:
+        raise invalid(f"{where} must have 1..{MAX_PERSONS_IN} persons, got {persons}", loc=loc, kind="bad-shape")
+    if frames == 0:
+        raise invalid(f"{where} has no frames", loc=loc, kind="empty-sequence")
+    if frames > limits.max_frames:
+        raise invalid(f"{where} has {frames} frames, more than the limit of {limits.max_frames}",
+                      loc=loc, kind="too-many-frames")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = [int(i) for i in np.argwhere(bad)[0]]
+        raise invalid(f"{where} contains {int(bad.sum())} NaN/Inf values (first at [m,t,v,c]={first})",
+                      loc=loc, kind="non-finite")
+    if np.abs(arr).max() > 1e6:
+        raise invalid(f"{where} has coordinates beyond 1e6 (expected metres)", loc=loc, kind="out-of-range")
+    return arr.astype(np.float32)
+
+
+def _kind_name(arr: np.ndarray) -> str:
+    names = {"U": "strings", "S": "bytes", "b": "booleans", "O": "nulls, objects or ragged lists"}
+    return names.get(arr.dtype.kind, f"dtype {arr.dtype}")
+
+
+def _check_count(sequences: list[Any], limits: Limits, loc: list[str | int]) -> None:
+    if not sequences:
+        raise invalid("skeletons must contain at least one sequence", loc=loc, kind="empty-batch")
+    if len(sequences) > limits.max_sequences:
+        raise invalid(f"{len(sequences)} sequences in one request, more than the limit of "
+                      f"{limits.max_sequences}", loc=loc, kind="too-many-sequences")
+
+
+def _check_options(top_k: int, classes: list[str] | None, limits: Limits) -> None:
+    if top_k < 1 or top_k > limits.max_top_k:
+        raise invalid(f"top_k must be in 1..{limits.max_top_k}, got {top_k}", loc=["top_k"])
+    if classes is not None and len(classes) > limits.max_classes:
+        raise invalid(f"{len(classes)} candidate classes, more than the limit of {limits.max_classes}",
+                      loc=["classes"], kind="too-many-classes")
+
+
+def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
+    """Parse and validate a JSON recognize body."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise invalid(f"body is not valid JSON: {exc}", loc=["body"], kind="bad-json") from exc
+    try:
+        req = RecognizeIn.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        raise Problem(422, "validation-error", f"request validation failed: {where}", errors=errors) from exc
+    if (req.skeleton is None) == (req.skeletons is None):
+        raise invalid("give exactly one of 'skeleton' (one sequence) or 'skeletons' (a list)", loc=["body"])
+    top_k = req.top_k if req.top_k is not None else limits.default_top_k
+    _check_options(top_k, req.classes, limits)
+    if req.skeletons is not None:
+        _check_count(req.skeletons, limits, ["body", "skeletons"])
+        seqs = [check_skeleton(s, limits, ["body", "skeletons", i]) for i, s in enumerate(req.skeletons)]
+        return RecognizeRequest(seqs, True, top_k, req.classes)
+    return RecognizeRequest([check_skeleton(req.skeleton, limits, ["body", "skeleton"])], False,
+                            top_k, req.classes)
+
+
+def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits) -> RecognizeRequest:
+    """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,25,3) a batch."""
+    _check_options(top_k, classes, limits)
+    try:
+        arr = np.load(io.BytesIO(body), allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError, EOFError, OSError, ... for malformed files
+        raise invalid(f"body is not a readable .npy array without pickles: {exc}", loc=["body"],
+                      kind="bad-npy") from exc
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+        raise invalid(f".npy array must hold real numbers, got dtype {getattr(arr, 'dtype', '?')}",
+                      loc=["body"], kind="bad-npy")
+    if arr.ndim == 5:
+        _check_count(list(arr), limits, ["body"])
+        return RecognizeRequest([check_skeleton(s, limits, ["body", i]) for i, s in enumerate(arr)],
+                                True, top_k, classes)
+    return RecognizeRequest([check_skeleton(arr, limits, ["body"])], False, top_k, classes)
+
+
+def check_text(value: str | None, name: str, index: int, limits: Limits) -> None:
+    """Refuse blank or oversized class text (None = not given) with a 422 naming the field."""
+    loc: list[str | int] = ["body", "classes", index, name]
+    if value is None:
+        return
+    if not value.strip():
+        raise invalid(f"classes[{index}].{name} must not be empty", loc=loc, kind="empty-text")
+    if len(value) > limits.max_text_length:
+        raise invalid(f"classes[{index}].{name} has {len(value)} characters, more than the limit of "
+                      f"{limits.max_text_length}", loc=loc, kind="text-too-long")

@@ -1,0 +1,1 @@
+"""HTTP routes: classes (registry), recognize (inference), health (healthz, readyz, info, metrics)."""

@@ -1,0 +1,66 @@
+"""Operational routes: liveness, readiness, bundle/provider info and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from service.deps import get_state
+from service.metrics import CONTENT_TYPE
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready (see checks)"}})
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: bundle loaded and warm, and the registry reachable or a snapshot present."""
+    state = getattr(request.app.state, "service", None)
+    if state is None:
+        return JSONResponse({"status": "starting", "checks": {"bundle": False}}, status_code=503,
+                            headers={"Retry-After": "1"})
+    reachable = await state.registry.ping()
+    checks: dict[str, Any] = {"bundle": True, "warm": state.engine.warm, "registry_reachable": reachable,
+                              "snapshot": state.last_snapshot is not None}
+    if state.warmup_error:
+        checks["warmup_error"] = state.warmup_error
+    ready = state.engine.warm and (reachable or state.last_snapshot is not None)
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503, headers={} if ready else {"Retry-After": "1"})
+
+
+@router.get("/info")
+async def info(request: Request) -> dict[str, Any]:
+    """Bundle manifest, onnxruntime providers, registry version, batching and demo flag."""
+    state = get_state(request)
+    snap = state.last_snapshot
+    out: dict[str, Any] = {
+        "bundle_version": state.bundle.version,
+        "manifest": state.bundle.manifest.model_dump(mode="json"),
+        "providers": state.engine.providers,
+        "device": state.engine.device,
+        "warm": state.engine.warm,
+        "text_weights_id": state.text_encoder.weights_id,
+        "registry": {"backend": type(state.registry).__name__, "version": snap.version if snap else None,
+                     "classes": len(snap.classes) if snap else None, "stale": snap.stale if snap else None},
+        "batching": {"max_batch_size": state.settings.max_batch_size, "max_wait_ms": state.settings.max_wait_ms,
+                     "queue_size": state.settings.queue_size, "warm_sizes": state.engine.buckets or [1]},
+        "limits": state.limits.__dict__,
+        "demo": state.demo,
+    }
+    if state.warning:
+        out["warning"] = state.warning
+    return out
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,130 @@
+"""POST /recognize: validate, resolve candidates, preprocess, micro-batch, rank by energy."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
+from service.batcher import BatcherClosed, QueueFull
+from service.deps import ServiceState, get_state
+from service.payloads import (
+    NPY_MEDIA_TYPE,
+    BatchRecognizeOut,
+    RecognizeIn,
+    RecognizeOut,
+    RecognizeRequest,
+    ResultItem,
+    parse_json_request,
+    parse_npy_request,
+)
+from service.problems import Problem, invalid
+from service.registry import ClassRecord, RegistrySnapshot
+
+router = APIRouter(tags=["recognition"])
+
+_BODY_DOC = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": RecognizeIn.model_json_schema()},
+    NPY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary",
+                                "description": ".npy array (T,25,3), (M,T,25,3) or a batch (N,M,T,25,3)"}},
+}}}
+
+
+def resolve_candidates(snap: RegistrySnapshot, wanted: list[str] | None) -> list[ClassRecord]:
+    """Candidate records: all registered classes, or the given ids/labels (422 for unknown or ambiguous)."""
+    if not snap.classes:
+        raise Problem(422, "no-classes", "no classes are registered: POST /classes first")
+    if wanted is None:
+        return list(snap.classes)
+    by_id = {r.id: r for r in snap.classes}
+    chosen: dict[str, ClassRecord] = {}
+    for i, name in enumerate(wanted):
+        record = by_id.get(name)
+        if record is None:
+            matches = [r for r in snap.classes if r.label == name]
+            if not matches:
+                raise invalid(f"classes[{i}]: {name!r} is neither a registered class id nor a label",
+                              loc=["classes", i], kind="unknown-candidate")
+            if len(matches) > 1:
+                raise invalid(f"classes[{i}]: label {name!r} matches {len(matches)} classes; give an id "
+                              f"({', '.join(r.id for r in matches)})", loc=["classes", i],
+                              kind="ambiguous-candidate")
+            record = matches[0]
+        chosen.setdefault(record.id, record)
+    if not chosen:
+        raise invalid("classes must name at least one class (or be omitted for all)", loc=["classes"])
+    return list(chosen.values())
+
+
+def prepare(req: RecognizeRequest, state: ServiceState) -> np.ndarray:
+    """The training preprocessing, then the encoder layout (N,3,T',25,2); 422 when it cannot be normalised."""
+    try:
+        x = to_encoder_input(preprocess_batch(req.sequences, state.preprocess))
+    except SkeletonShapeError as exc:
+        raise invalid(f"skeleton rejected by preprocessing: {exc}", loc=["body"], kind="bad-shape") from exc
+    bad = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
+    if bad.any():
+        raise invalid(f"sequence(s) {np.flatnonzero(bad).tolist()} cannot be normalised (degenerate joints)",
+                      loc=["body"], kind="degenerate-skeleton")
+    return x
+
+
+def rank(energy: np.ndarray, uncertainty: np.ndarray, records: list[ClassRecord], top_k: int,
+         temperature: float) -> tuple[list[ResultItem], float]:
+    """Rank one sequence's candidates by energy; score = softmax(-energy / temperature) over all of them."""
+    e = energy.astype(np.float64)
+    logits = -e / temperature
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    order = np.argsort(e, kind="stable")
+    items = [ResultItem(class_id=records[j].id, label=records[j].label, energy=float(e[j]), score=float(p[j]),
+                        uncertainty=float(uncertainty[j])) for j in order[:top_k]]
+    return items, float(uncertainty[order[0]])
+
+
+async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
+                 state: ServiceState) -> RecognizeRequest:
+    body = await request.body()
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media in (NPY_MEDIA_TYPE, "application/octet-stream"):
+        k = top_k if top_k is not None else state.limits.default_top_k
+        return await run_in_threadpool(parse_npy_request, body, k, classes, state.limits)
+    if media != "application/json" and not media.endswith("+json"):
+        raise Problem(415, "unsupported-media-type", f"Content-Type {media!r} is not supported; send "
+                      f"application/json or {NPY_MEDIA_TYPE}")
+    if top_k is not None or classes is not None:
+        raise invalid("with a JSON body give top_k and classes in the body, not the query", loc=["query"])
+    return await run_in_threadpool(parse_json_request, body, state.limits)
+
+
+@router.post("/recognize", response_model=RecognizeOut | BatchRecognizeOut, response_model_exclude_none=True,
+             openapi_extra=_BODY_DOC, responses={413: {"description": "body too large"},
+                                                 422: {"description": "invalid skeleton or options"},
+                                                 429: {"description": "queue full (Retry-After)"}})
+async def recognize(request: Request,
+                    top_k: Annotated[int | None, Query(description=".npy bodies: classes to return")] = None,
+                    classes: Annotated[list[str] | None, Query(description=".npy bodies: candidate ids/labels")]
+                    = None) -> RecognizeOut | BatchRecognizeOut:
+    """Rank registered classes (or the given candidates) for one or several skeleton sequences."""
+    state = get_state(request)
+    req = await _parse(request, top_k, classes, state)
+    snap = await state.snapshot()  # cheap version check: classes added on another replica are seen now
+    records = resolve_candidates(snap, req.classes)
+    rows = await state.conditioner.rows(records)
+    x = await run_in_threadpool(prepare, req, state)
+    try:
+        energy, uncertainty = await state.batcher.submit(x, tuple(r.id for r in records), rows)
+    except QueueFull as exc:
+        raise Problem(429, "queue-full", str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
+    except BatcherClosed as exc:
+        raise Problem(503, "shutting-down", str(exc), headers={"Retry-After": "1"}) from exc
+    temperature = state.bundle.manifest.score_temperature
+    ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
+    common = {"bundle_version": state.bundle.version, "registry_version": snap.version,
+              "demo": True if state.demo else None, "warning": state.warning}
+    if req.batched:
+        return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked], **common)
+    return RecognizeOut(results=ranked[0][0], uncertainty=ranked[0][1], **common)

@@ -1,0 +1,67 @@
+"""64 concurrent recognize requests: all answered correctly, in fewer inference runs than requests."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.app import create_app
+from tests.service.svc_support import (
+    LABELS,
+    prompt_of,
+    reference,
+    settings,
+    skeleton,
+    text_encoder,
+    within_tolerance,
+)
+
+pytestmark = pytest.mark.integration
+N_REQUESTS = 64
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus text page, keyed by (name, sorted labels)."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+async def _run(seqs: list[np.ndarray]) -> tuple[list[httpx.Response], str]:
+    app = create_app(settings(max_batch_size=16, max_wait_ms=50.0), text_encoder=text_encoder())
+    # ASGITransport does not run the lifespan: enter it by hand, as uvicorn would.
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc", timeout=120) as client:
+            for _ in range(200):
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            r = await client.post("/classes", json={"classes": [{"label": lab} for lab in LABELS]})
+            assert r.status_code == 200
+            answers = await asyncio.gather(*(client.post("/recognize", json={"skeleton": s.tolist(), "top_k": 10})
+                                             for s in seqs))
+            return answers, (await client.get("/metrics")).text
+
+
+def test_64_concurrent_requests_are_micro_batched() -> None:
+    seqs = [skeleton(100 + i, frames=16 + i % 5) for i in range(N_REQUESTS)]
+    answers, metrics = asyncio.run(_run(seqs))
+    energy, _ = reference(seqs, [prompt_of(lab) for lab in LABELS])
+    for i, r in enumerate(answers):
+        assert r.status_code == 200, r.text
+        got = {x["label"]: x["energy"] for x in r.json()["results"]}
+        assert within_tolerance(np.array([got[lab] for lab in LABELS]), energy[i]).all()
+    m = samples(metrics)
+    runs = m[("scale_inference_runs_total", ())]
+    assert 4 <= runs < N_REQUESTS  # at most 16 sequences per run, and merged
+    assert m[("scale_batch_size_sequences_count", ())] == runs
+    assert m[("scale_batch_size_sequences_sum", ())] == N_REQUESTS
+    assert m[("scale_batch_size_sequences_bucket", (("le", "16.0"),))] == runs  # never above max_batch_size
+    assert m[("scale_queue_wait_seconds_count", ())] == N_REQUESTS
+    ok = ("scale_http_requests_total", (("method", "POST"), ("route", "/recognize"), ("status", "200")))
+    assert m[ok] == N_REQUESTS
+    assert m[("scale_registry_classes", ())] == len(LABELS)
