@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from model.bundle import Bundle, ClassTensors
+from model.bundle import Bundle, ClassTensors, default_providers
 
 log = logging.getLogger(__name__)
 
@@ -18,17 +18,16 @@ CLASS_INPUTS = ClassTensors._fields  # enc_c, dec_c, prior_mu, prior_logvar
 
 def choose_providers(device: str) -> list[str]:
     """Providers for a device preference: 'cuda' requires CUDA, 'auto' uses it when present, 'cpu' never."""
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
     if device == "cpu":
         return ["CPUExecutionProvider"]
-    if "CUDAExecutionProvider" in available:
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device == "cuda":
-        raise RuntimeError(f"device='cuda' requested but onnxruntime offers only {available} "
-                           "(is onnxruntime-gpu installed without the CPU 'onnxruntime' package?)")
-    return ["CPUExecutionProvider"]
+    providers = default_providers()  # CUDA only when onnxruntime offers it AND a CUDA device is present
+    if device == "cuda" and providers[0] != "CUDAExecutionProvider":
+        import onnxruntime as ort
+
+        raise RuntimeError(f"device='cuda' requested but no usable CUDA device (onnxruntime offers "
+                           f"{ort.get_available_providers()}; is onnxruntime-gpu installed without the CPU "
+                           "'onnxruntime' package, and is a GPU visible?)")
+    return providers
 
 
 def bucket_sizes(max_batch_size: int) -> list[int]:

@@ -9,11 +9,11 @@ import re
 import subprocess
 import sys
 import threading
+import tomllib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from .dockerfile_parse import Stage, env_of, parse_instructions, parse_stages
 

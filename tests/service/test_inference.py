@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import model.bundle
 from model.bundle import load_bundle
 from model.preprocess import preprocess_batch, to_encoder_input
 from service.app import StartupError, load_text_for
@@ -58,6 +59,12 @@ def test_choose_providers(monkeypatch) -> None:
     with pytest.raises(RuntimeError, match="device='cuda'"):
         choose_providers("cuda")
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    # onnxruntime-gpu lists CUDA even without a GPU: without a device, 'auto' stays on CPU (no provider errors).
+    monkeypatch.setattr(model.bundle, "_cuda_device_present", lambda: False)
+    assert choose_providers("auto") == ["CPUExecutionProvider"]
+    with pytest.raises(RuntimeError, match="no usable CUDA device"):
+        choose_providers("cuda")
+    monkeypatch.setattr(model.bundle, "_cuda_device_present", lambda: True)
     assert choose_providers("auto") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
