@@ -83,7 +83,9 @@ def load_scorer_any(path: str | Path, config_path: str | None) -> tuple[Any, dic
     from training.scorer_train import load_scorer
 
     state = load_checkpoint(path)
-    if isinstance(state, dict) and "scale_config" in state:
+    if not isinstance(state, dict):
+        raise SystemExit(f"scale export: {path} is not a scorer checkpoint (expected a dict of tensors)")
+    if "scale_config" in state:
         return load_scorer(path)
     if not config_path:
         raise SystemExit(f"scale export: {path} is a plain state_dict; pass --scorer-config with its ScaleConfig")
@@ -111,11 +113,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from model.config import PreprocessConfig
     from training.export import export_bundle
 
-    encoder, enc_meta = load_encoder(args.encoder)
-    scorer, meta = load_scorer_any(args.scorer, args.scorer_config)
-    template = args.prompt_template or meta.get("template") or DEFAULT_TEMPLATE
-    model_name = args.clip_model or meta.get("model_name") or "ViT-B-32-quickgelu"
-    info = TextInfo(model_name=model_name, prompt_template=template, weights_id=_weights_id(args, meta))
+    try:
+        # bad inputs (missing/foreign checkpoint, missing CLIP file, bad template) are refused before any export
+        encoder, enc_meta = load_encoder(args.encoder)
+        scorer, meta = load_scorer_any(args.scorer, args.scorer_config)
+        template = args.prompt_template or meta.get("template") or DEFAULT_TEMPLATE
+        model_name = args.clip_model or meta.get("model_name") or "ViT-B-32-quickgelu"
+        info = TextInfo(model_name=model_name, prompt_template=template, weights_id=_weights_id(args, meta))
+    except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: load_state_dict key/shape mismatch
+        print(f"scale export: {exc}", file=sys.stderr)
+        return 2
     training = json.loads(json.dumps({**meta, **({"encoder": enc_meta} if enc_meta else {})}, default=str))
     training.update(_json_file(args.training_json, "training JSON"))
     try:

@@ -27,10 +27,12 @@ COMMANDS: dict[str, tuple[str, bool]] = {
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the training subcommands to the root `scale` parser."""
     for name, (help_text, resumable) in COMMANDS.items():
-        p = subparsers.add_parser(name, help=help_text, description=help_text)
+        p = subparsers.add_parser(name, help=help_text, description=help_text,
+                                  epilog="Stages, outputs and the exact Table 1 commands: docs/training.md")
         p.add_argument("--config", required=True, help="pipeline TOML file (e.g. configs/paper.toml)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                       help="override one config value; VALUE is read as TOML (e.g. eval.seeds=[0,1,2])")
+                       help="override one config value (repeatable); VALUE is read as TOML, e.g. "
+                            "eval.seeds=[0,1,2] or data.skeletons=\"'/data/ntu'\"")
         p.add_argument("--output", help="shortcut for --set output=DIR")
         p.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bars")
         if resumable:

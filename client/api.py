@@ -281,6 +281,10 @@ class AsyncScaleClient(_Base):
         """GET /info: bundle manifest and execution providers."""
         return await self._send(_Call("GET", "/info"))
 
+    async def metrics(self) -> str:
+        """GET /metrics (Prometheus text)."""
+        return await self._send(_Call("GET", "/metrics"))
+
     async def wait_ready(self, timeout: float = 120.0, interval: float = 0.5) -> dict[str, Any]:
         """Poll /readyz until it answers 200 or `timeout` seconds pass (then re-raise the last error)."""
         deadline = time.monotonic() + timeout

@@ -15,6 +15,7 @@ from model.bundle_spec import (
     FORMAT_VERSION,
     GRAPH_NAMES,
     MANIFEST_NAME,
+    VARIANTS,
     BundleError,
     ClassTensors,
     Dims,
@@ -84,6 +85,11 @@ def verify_files(root: Path, manifest: Manifest) -> dict[str, bytes]:
         for graph in GRAPH_NAMES:
             if graph_file(graph, variant) not in manifest.files:
                 raise BundleError(f"manifest lists variant {variant!r} but no file {graph_file(graph, variant)}")
+    known = {graph_file(g, v) for v in VARIANTS for g in GRAPH_NAMES}
+    unknown = sorted(set(manifest.files) - known)
+    if unknown:  # never read paths a manifest makes up (absolute or ../ paths would escape the bundle)
+        raise BundleError(f"{root / MANIFEST_NAME}: files lists unknown paths {unknown}; "
+                          f"a bundle holds only {sorted(known)}")
     blobs: dict[str, bytes] = {}
     for rel, digest in manifest.files.items():
         path = root / rel

@@ -64,10 +64,15 @@ class ScaleConfig:
     scale_energy_mode: Literal["mean", "sample"] = "sample"  # energies inside L_SCALE: one reparameterised sample or z=mu_q
     mask_text_tokens: bool = True  # mean-pool H_y over real tokens only (SOT..EOT)
     negatives: Literal["batch", "all_seen"] = "batch"  # negatives for L_SCALE
+    # SPEC: E_neg = logsumexp_j(E_j + alpha s_j), a soft MAXIMUM over negative energies (weights the easiest
+    # negatives). "softmin" is the contrastive alternative -logsumexp_j(-E_j + alpha s_j) (hardest negatives).
+    negative_pool: Literal["logsumexp", "softmin"] = "logsumexp"
 
     def __post_init__(self) -> None:
         if self.scale_energy_mode not in ("mean", "sample"):
             raise ValueError(f"scale_energy_mode must be 'mean' or 'sample', got {self.scale_energy_mode!r}")
+        if self.negative_pool not in ("logsumexp", "softmin"):
+            raise ValueError(f"negative_pool must be 'logsumexp' or 'softmin', got {self.negative_pool!r}")
         if self.negatives not in ("batch", "all_seen"):
             raise ValueError(f"negatives must be 'batch' or 'all_seen', got {self.negatives!r}")
         for name in ("feature_dim", "text_dim", "cond_dim", "latent_dim"):

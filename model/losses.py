@@ -42,10 +42,11 @@ def scale_loss(
     A sample without any negative contributes 0.
     """
     has_neg = neg_mask.any(dim=1)
-    logits = torch.where(neg_mask, e_cand + cfg.alpha * sim, torch.full_like(e_cand, -torch.inf))
+    sign = -1.0 if cfg.negative_pool == "softmin" else 1.0  # softmin: E_neg = -logsumexp(-E_j + alpha s_j)
+    logits = torch.where(neg_mask, sign * e_cand + cfg.alpha * sim, torch.full_like(e_cand, -torch.inf))
     # rows without negatives would give logsumexp(-inf...) = -inf and NaN gradients: make them finite, drop later
     logits = torch.where(has_neg.unsqueeze(1), logits, torch.zeros_like(logits))
-    delta = e_pos - torch.logsumexp(logits, dim=1) + cfg.tau - cfg.beta_u * u
+    delta = e_pos - sign * torch.logsumexp(logits, dim=1) + cfg.tau - cfg.beta_u * u
     per_sample = torch.exp(-cfg.gamma * u) * F.softplus(delta)
     return torch.where(has_neg, per_sample, torch.zeros_like(per_sample)).mean()
 

@@ -81,6 +81,7 @@ class _Lines:
         self.pos = 0  # 0-based index of the next line
 
     def error(self, what: str, line: int | None = None) -> SkeletonFormatError:
+        """An error at `line` (default: the line just read)."""
         return SkeletonFormatError(self.path, self.pos if line is None else line, what)
 
     def fields(self, expected: str) -> list[str]:

@@ -81,13 +81,19 @@ def _hf_repo(model_name: str) -> str:
 
 
 def _missing_message(model_name: str, repo: str, cache: str) -> str:
+    file = HF_WEIGHT_FILES[0]
+    snapshot = os.path.join(cache, "models--" + repo.replace("/", "--"), "snapshots", "<commit>", file)
     return (
-        f"CLIP text weights for {model_name!r} not found. Provide them in one of these ways: "
-        f"(1) pass the weights file path explicitly (--clip-weights PATH / weights=PATH); "
-        f"(2) set the environment variable {WEIGHTS_ENV}=/path/to/open_clip_model.safetensors; "
-        f"(3) pre-fill the Hugging Face cache ({cache}, set by HF_HOME or HF_HUB_CACHE) with the model id "
-        f"'{repo}' (file {HF_WEIGHT_FILES[0]}), e.g. `huggingface-cli download {repo} {HF_WEIGHT_FILES[0]}` "
-        f"on a machine with network access. Lookups here are offline only."
+        f"CLIP text weights for {model_name!r} not found (lookups here are offline only). "
+        f"Get the file {file} (about 605 MB) of the Hugging Face model '{repo}' on a machine with network "
+        f"access: `hf download {repo} {file} --local-dir clip/` "
+        f"(or https://huggingface.co/{repo}/resolve/main/{file}), copy it here, then either "
+        f"(1) pass its path (`scale serve --clip-weights PATH`, `weights = \"PATH\"` in the [text] section of "
+        f"a training config, or weights=PATH in Python); "
+        f"(2) set the environment variable {WEIGHTS_ENV}=/path/to/{file}; or "
+        f"(3) put it in the Hugging Face cache as {snapshot}, with the text file "
+        f"{os.path.join(cache, 'models--' + repo.replace('/', '--'), 'refs', 'main')} holding <commit> "
+        f"(the cache is $HF_HUB_CACHE, else $HF_HOME/hub)."
     )
 
 

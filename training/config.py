@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 try:
     import tomllib
@@ -170,6 +171,27 @@ _SECTIONS = {
 }
 
 
+def _typed(where: str, value: Any, hint: Any) -> Any:
+    """`value` checked against a field's type hint (ints accepted for floats, lists for tuples)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):  # `int | None`: TOML has no null, so the value must be the other type
+        return _typed(where, value, next(a for a in args if a is not type(None)))
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(_typed(f"{where}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where} must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    # bool is an int subclass: `epochs = true` must not pass as 1
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        raise ConfigError(f"{where} must be {'a' if hint is not int else 'an'} {hint.__name__}, got {value!r}")
+    return value
+
+
 def _build(cls: type, section: str, raw: dict[str, Any]) -> Any:
     """Instantiate one dataclass section, refusing unknown keys and converting lists to tuples."""
     if not isinstance(raw, dict):
@@ -178,15 +200,21 @@ def _build(cls: type, section: str, raw: dict[str, Any]) -> Any:
     unknown = set(raw) - set(fields)
     if unknown:
         raise ConfigError(f"unknown keys in [{section}]: {sorted(unknown)}")
+    hints = get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "model" and cls is ScorerTrainConfig:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[scorer.model] must be a table, got {value!r}")
+            model_hints = get_type_hints(ScaleConfig)
+            value = {k: _typed(f"scorer.model.{k}", v, model_hints[k]) if k in model_hints else v
+                     for k, v in value.items()}
             try:
                 value = ScaleConfig.from_dict(value)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"[scorer.model]: {exc}") from exc
-        elif isinstance(value, list):
-            value = tuple(value)
+        else:
+            value = _typed(f"{section}.{key}", value, hints[key])
         kwargs[key] = value
     try:
         return cls(**kwargs)

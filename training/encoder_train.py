@@ -175,6 +175,10 @@ def train_encoder(
             correct += int((logits.argmax(1) == y).sum())
             total += len(y)
         sched.step()
+        if world > 1:  # each rank saw its own shard: log the loss and accuracy over all of them
+            sums = torch.tensor([loss_sum, correct, total], dtype=torch.float64, device=device)
+            dist.all_reduce(sums)
+            loss_sum, correct, total = float(sums[0]), int(sums[1]), int(sums[2])
         record: dict[str, Any] = {"epoch": epoch, "lr": lr, "loss": loss_sum / max(total, 1),
                                   "train_top1": 100.0 * correct / max(total, 1)}
         if val is not None and eval_every and (epoch % eval_every == 0 or epoch == cfg.epochs) and rank == 0:

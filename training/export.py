@@ -43,6 +43,7 @@ class EncoderGraph(nn.Module):
         self.encoder, self.dtype = encoder, dtype
 
     def forward(self, skeleton: Tensor) -> tuple[Tensor, Tensor]:
+        """(feature, logits) as float32."""
         feature, logits = self.encoder.forward_both(skeleton.to(self.dtype))
         return feature.float(), logits.float()
 
@@ -55,6 +56,7 @@ class ClassSideGraph(nn.Module):
         self.scorer, self.dtype = scorer, dtype
 
     def forward(self, text_global: Tensor, text_tokens: Tensor, token_mask: Tensor) -> tuple[Tensor, ...]:
+        """(enc_c, dec_c, prior_mu, prior_logvar) as float32."""
         out = self.scorer.class_side_from_tensors(
             text_global.to(self.dtype), text_tokens.to(self.dtype), token_mask.to(self.dtype))
         return tuple(t.float() for t in out)
@@ -69,6 +71,7 @@ class SampleSideGraph(nn.Module):
 
     def forward(self, feature: Tensor, enc_c: Tensor, dec_c: Tensor, prior_mu: Tensor,
                 prior_logvar: Tensor) -> tuple[Tensor, Tensor]:
+        """(energy (B,K), uncertainty (B,K)) as float32."""
         args = (t.to(self.dtype) for t in (feature, enc_c, dec_c, prior_mu, prior_logvar))
         energy, uncertainty = self.scorer.score_from_tensors(*args)
         return energy.float(), uncertainty.float()

@@ -51,7 +51,7 @@ def prepare(cfg: PipelineConfig, progress: bool = True, workers: int | None = No
     elif src.is_file() and src.suffix == ".npz":
         from training.prepare_npz import npz_to_cache
 
-        npz_to_cache(src, root / "xsub", cfg.data.num_frames, split_of(cfg).num_classes)
+        npz_to_cache(src, root / "xsub", cfg.data.num_frames, split_of(cfg).num_classes, cfg.data.dataset)
     else:
         raise FileNotFoundError(f"data.skeletons: {src} is neither a folder of .skeleton files nor an .npz file")
     return root / "xsub"
@@ -71,6 +71,7 @@ def check_clips_for_split(cfg: PipelineConfig) -> None:
     """The cache must hold seen training clips, unseen test clips, the right T and no out-of-range label."""
     split = split_of(cfg)
     (tx, ty), (vx, vy) = load_clips(cfg)
+    check_cache_dataset(cfg)
     for name, x, y in (("train", tx, ty), ("test", vx, vy)):
         if x.shape[2] != cfg.data.num_frames:
             raise ValueError(f"cache {name} clips have T={x.shape[2]} but data.num_frames={cfg.data.num_frames}; "
@@ -82,6 +83,20 @@ def check_clips_for_split(cfg: PipelineConfig) -> None:
     if not np.isin(vy, split.unseen).any():
         raise ValueError(f"the cache's test part has no clip of an unseen class of {split.name}")
     check_selection_classes(cfg, ty)
+
+
+def check_cache_dataset(cfg: PipelineConfig) -> None:
+    """Refuse a cache prepared for the other dataset (an NTU-60 cache has no class >= 60 to flag it)."""
+    meta_path = cache_root(cfg) / "xsub" / "meta.json"
+    if not meta_path.is_file():
+        return
+    try:
+        dataset = json.loads(meta_path.read_text(encoding="utf-8")).get("dataset")
+    except (OSError, json.JSONDecodeError, AttributeError) as exc:
+        raise ValueError(f"{meta_path}: unreadable cache metadata ({exc}); re-run `scale prepare`") from exc
+    if dataset is not None and dataset != cfg.data.dataset:
+        raise ValueError(f"{meta_path}: the cache holds {dataset} clips but data.setting={cfg.data.setting} needs "
+                         f"{cfg.data.dataset}; point data.cache at a {cfg.data.dataset} cache or re-run `scale prepare`")
 
 
 def check_selection_classes(cfg: PipelineConfig, train_labels: np.ndarray) -> None:

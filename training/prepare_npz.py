@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,13 @@ def resample_clip(clip: np.ndarray, num_frames: int) -> np.ndarray:
     return clip[:, idx]
 
 
-def npz_to_cache(src: str | Path, out_dir: str | Path, num_frames: int, num_classes: int) -> Path:
+def npz_to_cache(src: str | Path, out_dir: str | Path, num_frames: int, num_classes: int,
+                 dataset: str | None = None) -> Path:
     """Write <out_dir>/{train,val}_data.npy (N,3,num_frames,25,2) + labels from an npz's train/test parts.
 
     CTR-GCN npz clips are already centred and zero-padded to 300 frames; the valid part of each clip is
-    resampled to `num_frames` (nearest frame) so Shift-GCN gets a multiple of 4 frames.
+    resampled to `num_frames` (nearest frame) so Shift-GCN gets a multiple of 4 frames. `dataset`
+    (ntu60|ntu120) is recorded in meta.json so a later stage can refuse the cache for the other dataset.
     """
     from training.readers import read_ctrgcn_npz
 
@@ -36,11 +39,19 @@ def npz_to_cache(src: str | Path, out_dir: str | Path, num_frames: int, num_clas
         data, labels = read_ctrgcn_npz(src, part)
         if len(labels) and labels.max() >= num_classes:
             raise ValueError(f"{src}: y_{part} has class {int(labels.max())}, outside the {num_classes} classes")
-        clips = np.stack([resample_clip(c, num_frames) for c in data]) if len(data) else \
-            np.zeros((0, 3, num_frames, 25, 2), np.float32)
-        np.save(out / f"{cache_part}_data.npy", clips.astype(np.float32), allow_pickle=False)
+        # clip by clip into a memmap: a full NTU archive would otherwise be held in memory several times over
+        tmp, final = out / f"{cache_part}_data.npy.partial", out / f"{cache_part}_data.npy"
+        clips = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                          shape=(len(data), 3, num_frames, 25, 2))
+        for i, clip in enumerate(data):
+            clips[i] = resample_clip(clip, num_frames)
+        clips.flush()
+        del clips, data
+        os.replace(tmp, final)
         np.save(out / f"{cache_part}_label.npy", labels.astype(np.int64), allow_pickle=False)
         counts[cache_part] = len(labels)
-    (out / "meta.json").write_text(json.dumps({"source": str(src), "num_frames": num_frames, "counts": counts},
-                                              indent=1), encoding="utf-8")
+    meta = {"source": str(src), "num_frames": num_frames, "counts": counts}
+    if dataset is not None:
+        meta["dataset"] = dataset
+    (out / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return out

@@ -113,6 +113,7 @@ def run_evaluate(cfg: PipelineConfig) -> dict[str, Any]:
     runs = []
     for seed, path in zip(cfg.eval.seeds, paths, strict=True):
         scorer, meta = load_scorer(path)
+        check_scorer_matches(path, meta, split, texts)
         gtest = (folder.gtest.features, folder.gtest.labels) if folder.gtest is not None else None
         metrics = evaluate_scorer(scorer, split, texts, (folder.ztest.features, folder.ztest.labels), gtest,
                                   cfg.eval.gzsl_calibration)
@@ -123,6 +124,19 @@ def run_evaluate(cfg: PipelineConfig) -> dict[str, Any]:
                                          "gzsl_calibration": cfg.eval.gzsl_calibration}}}
     write_results(cfg.out, results)
     return results
+
+
+def check_scorer_matches(path: Path, meta: dict[str, Any], split: Any, texts: Any) -> None:
+    """Refuse a scorer trained for another setting or with other class prompts / text weights than the config's."""
+    if meta.get("setting", split.name) != split.name or list(meta.get("seen", split.seen)) != list(split.seen):
+        raise ValueError(f"{path} was trained for {meta.get('setting')}, not {split.name}; "
+                         "use the output folder of that setting or re-run `scale train-scorer`")
+    if "prompts" in meta and list(meta["prompts"]) != list(texts.prompts):
+        raise ValueError(f"{path} was trained with other class prompts than data.class_names / text.template give "
+                         "now; evaluate with the training config or re-run `scale train-scorer`")
+    if meta.get("weights_id", texts.weights_id) != texts.weights_id:
+        raise ValueError(f"{path} was trained with text weights {meta['weights_id']}, but the config gives "
+                         f"{texts.weights_id}; evaluate with the same CLIP weights")
 
 
 def run_ablate(cfg: PipelineConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -152,6 +166,10 @@ def run_pipeline(cfg: PipelineConfig, resume: bool = False, progress: bool = Tru
     have_cache = (cache_root(cfg) / "xsub" / "train_data.npy").is_file()
     stages: tuple[str, ...] = ("scorer", "evaluate") if from_features else \
         (("encoder", "extract") if have_cache else ("prepare",))
+    if stages == ("prepare",) and not (cfg.data.skeletons and Path(cfg.data.skeletons).exists()):
+        raise FileNotFoundError(f"no skeleton cache at {cache_root(cfg) / 'xsub'} and data.skeletons "
+                                f"{cfg.data.skeletons!r} not found: point data.cache at a prepared cache, "
+                                "data.skeletons at the raw data, or data.features at a feature folder")
     validate_inputs(cfg, stages + (("ablate",) if ablate else ()))
     check_text_weights(cfg)  # the scorer stage comes last: a missing CLIP file must stop us first
     write_json(cfg.out / "config.json", cfg.to_dict())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import json
 from pathlib import Path
@@ -112,6 +113,16 @@ def test_parse_recognitions_single_and_batch() -> None:
         parse_recognitions({"results": [[item], [item]], "uncertainty": [0.1]})
     with pytest.raises(ValueError, match="results"):
         parse_recognitions({"detail": "x"})
+
+
+@pytest.mark.unit
+def test_async_client_has_the_sync_clients_methods() -> None:
+    def public(cls: type) -> dict[str, object]:
+        return {n: f for n, f in vars(cls).items() if callable(f) and not n.startswith("_")}
+
+    sync, async_ = public(ScaleClient), public(AsyncScaleClient)
+    assert set(sync) - {"close"} == set(async_) - {"aclose"}  # as docs/quickstart.md promises
+    assert all(inspect.iscoroutinefunction(f) for f in async_.values())
 
 
 @pytest.mark.unit
@@ -283,7 +294,10 @@ async def _async_scenario(url: str, clips: list[np.ndarray]) -> list:
         await client.delete_class(extra.id)
         with pytest.raises(NotFoundError):
             await client.get_class(extra.id)
-        return list(await asyncio.gather(*[client.recognize(c, top_k=3) for c in clips]))
+        answers = list(await asyncio.gather(*[client.recognize(c, top_k=3) for c in clips]))
+        # the async client has the sync one's /metrics too; these requests are counted there
+        assert 'route="/recognize",status="200"' in await client.metrics()
+        return answers
 
 
 @pytest.mark.integration

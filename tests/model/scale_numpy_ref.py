@@ -93,7 +93,10 @@ def scale_term(e_pos: float, negs: list[tuple[float, float]], u: float, cfg) -> 
     """exp(-gamma u) softplus(E+ - logsumexp(E_j + alpha s_j) + tau - beta_u u); negs = [(E_j, s_j)]."""
     if not negs:
         return 0.0
-    e_neg = logsumexp([e + cfg.alpha * s for e, s in negs])
+    if getattr(cfg, "negative_pool", "logsumexp") == "softmin":
+        e_neg = -logsumexp([-e + cfg.alpha * s for e, s in negs])
+    else:
+        e_neg = logsumexp([e + cfg.alpha * s for e, s in negs])
     return math.exp(-cfg.gamma * u) * softplus(e_pos - e_neg + cfg.tau - cfg.beta_u * u)
 
 

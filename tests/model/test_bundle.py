@@ -180,6 +180,15 @@ def test_missing_graph_is_refused(bundle_copy: Path) -> None:
 
 
 @pytest.mark.unit
+def test_manifest_listing_foreign_paths_is_refused(bundle_copy: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not part of the bundle")
+    rewrite_manifest(bundle_copy, lambda m: m["files"].update({str(outside): ""}))
+    with pytest.raises(BundleError, match=r"files lists unknown paths \['/"):
+        load_bundle(bundle_copy, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.unit
 def test_other_format_version_is_refused(bundle_copy: Path) -> None:
     rewrite_manifest(bundle_copy, lambda m: m.update(format_version=FORMAT_VERSION + 1))
     with pytest.raises(BundleError, match=rf"unsupported bundle format_version {FORMAT_VERSION + 1}"):

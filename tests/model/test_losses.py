@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -72,7 +73,7 @@ def run(cfg_overrides: dict, beta: float = 0.6, labels=None):
 @pytest.mark.parametrize("overrides", [
     {}, {"negatives": "all_seen"}, {"scale_energy_mode": "mean"}, {"mask_text_tokens": False},
     {"alpha": 0.0}, {"alpha": 3.0}, {"gamma": 0.0}, {"beta_u": 0.0},
-    {"use_scale_loss": False}, {"use_proto_loss": False},
+    {"use_scale_loss": False}, {"use_proto_loss": False}, {"negative_pool": "softmin"},
 ])
 def test_total_loss_matches_numpy(overrides: dict) -> None:
     scorer, x, y, text, got = run(overrides)
@@ -104,6 +105,20 @@ def test_scale_loss_switches_reduce_to_their_closed_forms() -> None:
     # beta_u = 0 and gamma = 0: u no longer matters at all
     cfg = dataclasses.replace(base, beta_u=0.0, gamma=0.0)
     assert scale_loss(e_pos, e, neg, sim, u, cfg).item() == scale_loss(e_pos, e, neg, sim, u * 0 + 7.0, cfg).item()
+
+
+def test_softmin_pool_is_led_by_the_hardest_negative() -> None:
+    # energies: positive 0, negatives 1 (hard) and 50 (easy); alpha = 0 so similarity plays no part
+    e = torch.tensor([[0.0, 1.0, 50.0]], dtype=torch.float64)
+    neg = torch.tensor([[False, True, True]])
+    sim, u = torch.zeros(1, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    cfg = dataclasses.replace(ScaleConfig(**SMALL), alpha=0.0, beta_u=0.0, gamma=0.0, tau=1.0)
+    spec = scale_loss(e[:, 0], e, neg, sim, u, cfg).item()
+    soft = scale_loss(e[:, 0], e, neg, sim, u, dataclasses.replace(cfg, negative_pool="softmin")).item()
+    # hand values: spec E_neg = log(e^1 + e^50); softmin E_neg = -log(e^-1 + e^-50)
+    assert spec == pytest.approx(math.log1p(math.exp(0 - math.log(math.exp(1) + math.exp(50)) + 1)), rel=1e-12)
+    assert soft == pytest.approx(math.log1p(math.exp(0 + math.log(math.exp(-1) + math.exp(-50)) + 1)), rel=1e-12)
+    assert soft > 0.6 and spec < 1e-20  # only the softmin pool still feels the hard negative at the margin
 
 
 def test_loss_switches_zero_only_their_term() -> None:

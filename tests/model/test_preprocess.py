@@ -227,3 +227,14 @@ def test_batch_errors_name_the_sequence() -> None:
         pre_normalize(np.ones((1, 3, 4, 25, 3)), 8)
     with pytest.raises(SkeletonShapeError, match="1..2 persons"):
         to_encoder_input(np.ones((1, 3, 4, 25, 3)))
+
+
+@pytest.mark.parametrize("shape", [(1, 25, 3), (1, 1, 25, 3), (2, 3, 25, 3), (2, 301, 25, 3)])
+def test_any_length_and_person_count_becomes_encoder_input(shape: tuple[int, ...]) -> None:
+    """T >= 1 (even 1 frame, or more than T'), M in {1, 2}: always (N, 3, 300, 25, 2), finite, loop-padded."""
+    seq = np.random.default_rng(8).normal(size=shape) + np.array([0.0, 0.0, 3.0])
+    enc = to_encoder_input(preprocess_sequence(seq.astype(np.float32))[None])
+    assert enc.shape == (1, 3, 300, 25, 2) and enc.dtype == np.float32 and np.isfinite(enc).all()
+    if shape[-3] == 1:  # a single frame is repeated over all 300
+        np.testing.assert_array_equal(enc[0, :, 299], enc[0, :, 0])
+    assert enc[..., 0].any() and (len(shape) == 4 and shape[0] == 2) == bool(enc[..., 1].any())

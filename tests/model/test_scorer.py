@@ -170,7 +170,7 @@ def test_sample_side_exports_to_onnx_with_dynamic_batch_and_classes(tmp_path) ->
     cls = scorer.class_side(*texts(3, dtype=torch.float32))
     args = (torch.randn(2, 12),) + tuple(t.detach() for t in cls[:4])
     b, k = torch.export.Dim("B"), torch.export.Dim("K")
-    torch.onnx.export(_SampleSide(scorer), args, tmp_path / "s.onnx", dynamo=True,
+    torch.onnx.export(_SampleSide(scorer).eval(), args, tmp_path / "s.onnx", dynamo=True,
                       input_names=["feature", "enc_c", "dec_c", "prior_mu", "prior_logvar"],
                       output_names=["energy", "uncertainty"],
                       dynamic_shapes=({0: b}, {0: k}, {0: k}, {0: k}, {0: k}))

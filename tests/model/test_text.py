@@ -115,7 +115,13 @@ def test_missing_weights_error_says_how_to_provide_them(offline_empty_cache: Pat
     with pytest.raises(MissingWeightsError) as info:
         load_text_encoder()
     message = str(info.value)
-    assert WEIGHTS_ENV in message and OPENAI_REPO in message and str(offline_empty_cache) in message
+    assert WEIGHTS_ENV in message and OPENAI_REPO in message
+    # what to get, how to get it, and the exact places it is looked up
+    assert "open_clip_model.safetensors" in message and "--clip-weights" in message
+    assert f"hf download {OPENAI_REPO} open_clip_model.safetensors" in message
+    repo_dir = offline_empty_cache / ("models--" + OPENAI_REPO.replace("/", "--"))
+    assert str(repo_dir / "snapshots" / "<commit>" / "open_clip_model.safetensors") in message
+    assert str(repo_dir / "refs" / "main") in message
 
 
 def test_bad_explicit_paths_are_named(offline_empty_cache: Path, tmp_path: Path, monkeypatch) -> None:

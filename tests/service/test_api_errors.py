@@ -58,6 +58,7 @@ def poisoned(flat_index: int, value: float) -> str:
 BAD_RECOGNIZE = {
     "nan": (raw_json(poisoned(7, np.nan)), 422, ("NaN/Inf", "[m,t,v,c]=[0, 0, 2, 1]")),
     "inf": (raw_json(poisoned(0, -np.inf)), 422, ("NaN/Inf", "[m,t,v,c]=[0, 0, 0, 0]")),
+    "out_of_range": (raw_json(poisoned(5, 2e6)), 422, ("beyond 1e6",)),
     "rank": ({"json": {"skeleton": GOOD[0].tolist()}}, 422, ("rank 3", "rank 2")),
     "joints": ({"json": {"skeleton": GOOD[:, :24].tolist()}}, 422, ("25 joints", "got 24")),
     "channels": ({"json": {"skeleton": GOOD[..., :2].tolist()}}, 422, ("3 channels", "got 2")),
@@ -155,17 +156,32 @@ def test_queue_full_is_429_with_retry_after(client) -> None:
     async def full(*args, **kwargs):
         raise QueueFull(7)
 
+    before = registry_state(client)
     original = batcher.submit
-    batcher.submit = full
+    batcher.submit = full  # the batcher's own queue accounting is tested in test_batcher.py
     try:
         r = client.post("/recognize", json={"skeleton": GOOD.tolist()})
     finally:
         batcher.submit = original
-    assert_problem(r, 429, "queue is full")
+    body = assert_problem(r, 429, "queue is full")
+    assert body["type"].endswith("/queue-full")
     assert int(r.headers["Retry-After"]) >= 1
+    assert registry_state(client) == before
 
 
 def test_recognize_without_classes_is_422() -> None:
     with running_app() as c:
         assert_problem(c.post("/recognize", json={"skeleton": GOOD.tolist()}), 422, "no classes")
         assert registry_state(c) == (0, [])
+
+
+def test_full_registry_is_422_and_keeps_its_classes() -> None:
+    with running_app(max_classes=3, max_classes_per_request=3, top_k=3) as c:
+        register(c, LABELS[:2])
+        before = registry_state(c)
+        r = c.post("/classes", json={"classes": [{"label": LABELS[2]}, {"label": LABELS[3]}]})
+        body = assert_problem(r, 422, "holds 2 classes", "max_classes=3")
+        assert body["type"].endswith("/too-many-classes")
+        assert registry_state(c) == before  # all or nothing: not even the first of the two landed
+        register(c, LABELS[2:3])  # exactly at capacity is fine
+        assert registry_state(c)[0] == before[0] + 1

@@ -63,6 +63,47 @@ def test_feature_folder_route_trains_scorer_and_evaluates(features, tmp_path, tm
     assert rows["elbo_only"]["config"]["use_scale_loss"] is False and rows["full"]["config"]["use_scale_loss"]
 
 
+@pytest.mark.integration
+def test_model_selection_never_reads_the_test_features(features, tmp_path, tmp_path_factory):
+    """Replacing ztest/gtest by other features must not change the selected epoch or the trained weights."""
+    import shutil
+
+    import torch
+
+    other = tmp_path / "other_test_features"
+    shutil.copytree(features, other)
+    rng = np.random.default_rng(7)
+    for name in ("ztest.npy", "gtest.npy"):
+        np.save(other / name, rng.normal(size=np.load(other / name).shape).astype(np.float32))
+    cache = tmp_path_factory.getbasetemp() / "scale_text_cache"
+    metas, states = [], []
+    for folder, out in ((features, tmp_path / "a"), (other, tmp_path / "b")):
+        assert scale("train-scorer", "--config", TINY, "--set", f"data.features='{folder}'", "--set",
+                     f"text.cache_dir='{cache}'", "--output", str(out)) == 0
+        state = torch.load(out / "scorer" / "seed0" / "scorer.pt", weights_only=True)
+        metas.append(state["meta"])
+        states.append(state["model"])
+    assert metas[0]["val_history"] == metas[1]["val_history"]
+    assert metas[0]["selected_epoch"] == metas[1]["selected_epoch"]
+    assert states[0].keys() == states[1].keys() and all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+@pytest.mark.unit
+def test_evaluate_refuses_a_scorer_made_for_another_setting_or_prompts():
+    from types import SimpleNamespace
+
+    from training.stages import check_scorer_matches
+
+    texts = SimpleNamespace(prompts=("a", "b"), weights_id="random-init:seed=0")
+    good = {"setting": SPLIT.name, "seen": list(SPLIT.seen), "prompts": ["a", "b"], "weights_id": texts.weights_id}
+    check_scorer_matches(Path("s.pt"), good, SPLIT, texts)  # matching: no error
+    for change, match in (({"setting": "ntu60_48_12"}, "trained for ntu60_48_12, not ntu60_55_5"),
+                          ({"prompts": ["a", "c"]}, "other class prompts"),
+                          ({"weights_id": "sha256:abc"}, "text weights sha256:abc")):
+        with pytest.raises(ValueError, match=match):
+            check_scorer_matches(Path("s.pt"), {**good, **change}, SPLIT, texts)
+
+
 def _bad(tmp_path: Path, kind: str) -> tuple[list[str], str]:
     """Arguments that must fail, and a fragment of the message they must print."""
     feats = write_synthetic_feature_folder(tmp_path / "feats", SEEN_FEW, UNSEEN_FEW, per_class=3)
@@ -111,6 +152,15 @@ def _bad(tmp_path: Path, kind: str) -> tuple[list[str], str]:
         for name in ("train.npy", "train_label.npy"):
             np.save(feats / name, np.load(feats / name)[keep])
         return ["train-scorer", *base, *use], "needs training samples of the pseudo-unseen classes"
+    if kind == "cache_of_other_dataset":  # an NTU-60 cache has no label >= 60 that would flag it for NTU-120
+        cache = tmp_path / "cache" / "xsub"
+        cache.mkdir(parents=True)
+        for part, labels in (("train", [4, 13, 0, 1]), ("val", [4, 13, 0, 1])):
+            np.save(cache / f"{part}_data.npy", np.zeros((4, 3, 16, 25, 2), np.float32))
+            np.save(cache / f"{part}_label.npy", np.array(labels, np.int64))
+        (cache / "meta.json").write_text(json.dumps({"dataset": "ntu60", "num_frames": 16}))
+        return (["train-encoder", *base, "--set", f"data.cache='{tmp_path / 'cache'}'", "--set",
+                 "data.setting=ntu120_110_10"], "holds ntu60 clips but data.setting=ntu120_110_10")
     if kind == "evaluate_without_scorer":
         return ["evaluate", *base, *use], "run `scale train-scorer` first"
     raise AssertionError(kind)
@@ -118,7 +168,7 @@ def _bad(tmp_path: Path, kind: str) -> tuple[list[str], str]:
 
 BAD = ["unseen_in_train", "seen_in_ztest", "missing_file", "wrong_shape", "wrong_dtype", "pickle",
        "missing_folder", "unknown_key", "bad_setting", "no_clip_weights", "missing_skeletons",
-       "npz_class_out_of_range", "evaluate_without_scorer", "no_pseudo_unseen_samples"]
+       "npz_class_out_of_range", "evaluate_without_scorer", "no_pseudo_unseen_samples", "cache_of_other_dataset"]
 
 
 @pytest.mark.unit
@@ -155,12 +205,30 @@ def test_paper_config_holds_the_papers_settings():
     ({"scorer.model.latent_dim": 2}, "latent_dim"),
     ({"encoder.milestones": [80, 60]}, "increasing"),
     ({"typo": 1}, "unknown top-level keys"),
+    ({"eval.seeds": 5}, "eval.seeds must be a list, got 5"),
+    ({"encoder.epochs": "abc"}, "encoder.epochs must be an int, got 'abc'"),
+    ({"encoder.epochs": True}, "encoder.epochs must be an int, got True"),
+    ({"encoder.milestones": [1, "a"]}, r"encoder.milestones\[1\] must be an int"),
+    ({"scorer.selection": "best"}, "scorer.selection must be one of 'pseudo_unseen', 'last'"),
+    ({"scorer.model": 3}, r"\[scorer.model\] must be a table"),
+    ({"scorer.model.alpha": "abc"}, "scorer.model.alpha must be a float, got 'abc'"),
+    ({"scorer.model.negatives": "every"}, "scorer.model.negatives must be one of 'batch', 'all_seen'"),
 ])
 def test_config_errors_name_the_problem(override, match):
     from training.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match=match):
         load_config(TINY, override)
+
+
+@pytest.mark.unit
+def test_config_values_get_their_field_types():
+    from training.config import load_config
+
+    cfg = load_config(TINY, {"scorer.lr": 1, "ablation.alphas": [0, 2], "eval.seeds": [3, 4]})
+    assert cfg.scorer.lr == 1.0 and isinstance(cfg.scorer.lr, float)
+    assert cfg.ablation.alphas == (0.0, 2.0) and all(isinstance(a, float) for a in cfg.ablation.alphas)
+    assert cfg.eval.seeds == (3, 4) and cfg.text.random_init_seed == 0
 
 
 @pytest.mark.unit

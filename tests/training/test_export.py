@@ -209,3 +209,25 @@ def test_cli_export_plain_state_dict_needs_config(tmp_path: Path) -> None:
     (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_dict()))
     assert scale_main([*args, "--scorer-config", str(tmp_path / "cfg.json")]) == 0
     assert load_bundle(tmp_path / "bundle", providers=["CPUExecutionProvider"]).manifest.dims.latent_dim == 32
+
+
+@pytest.mark.unit
+def test_cli_export_bad_inputs_are_refused_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each bad input: exit 2, a `scale export:` message naming the problem, no traceback, nothing written."""
+    torch.save({"state_dict": ShiftGCN(num_class=5).state_dict(), "num_frames": 8}, tmp_path / "encoder.pt")
+    save_scorer(tmp_path / "scorer.pt", ScaleScorer(), {"num_frames": 8, "weights_id": "random-init:seed=0"})
+    enc, sc, out = str(tmp_path / "encoder.pt"), str(tmp_path / "scorer.pt"), tmp_path / "bundle"
+    cases = [
+        (["--encoder", str(tmp_path / "nope.pt"), "--scorer", sc], "checkpoint not found"),
+        (["--encoder", sc, "--scorer", sc], "not a Shift-GCN state_dict"),
+        (["--encoder", enc, "--scorer", sc, "--clip-weights", str(tmp_path / "gone.safetensors")],
+         "gone.safetensors"),
+        (["--encoder", enc, "--scorer", sc, "--prompt-template", "no placeholder"], "{label}"),
+        (["--encoder", enc, "--scorer", sc, "--num-frames", "30"], "multiple of 4"),
+    ]
+    for argv, words in cases:
+        assert scale_main(["export", *argv, "--out", str(out)]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("scale export: ") and words in err and "Traceback" not in err, (argv, err)
+        assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["encoder.pt", "scorer.pt"]  # no temp dirs left

@@ -100,6 +100,8 @@ def test_npz_route_runs_each_subcommand(tmp_path, tmp_path_factory):
         assert main([command, *common]) == 0, command
     x, y = read_skeleton_cache(tmp_path / "out" / "cache" / "xsub", "train")
     assert x.shape[2] == 16 and sorted(set(y.tolist())) == sorted(CLASSES)
+    meta = json.loads((tmp_path / "out" / "cache" / "xsub" / "meta.json").read_text())
+    assert meta["dataset"] == "ntu60" and meta["counts"] == {"train": len(y), "val": len(CLASSES) * 2}
     assert (tmp_path / "out" / "results.json").is_file()
 
 

@@ -68,6 +68,11 @@ def test_class_names_match_reference_files(dataset: str, variant: str, zsar: Pat
 def test_class_name_variants_differ_where_documented() -> None:
     assert S.class_names("ntu60", "official")[31] == "taking a selfie"
     assert S.class_names("ntu60", "synse")[31] == "taking photo"
+    # the counts docs/data.md states: (synse vs star, official vs synse, official vs star)
+    for dataset, counts in (("ntu120", (23, 71, 60)), ("ntu60", (13, 42, 35))):
+        off, syn, star = (S.class_names(dataset, v) for v in ("official", "synse", "star"))
+        assert tuple(sum(x != y for x, y in zip(a, b, strict=True)) for a, b in
+                     ((syn, star), (off, syn), (off, star))) == counts
 
 
 def test_bad_names_raise_clear_errors() -> None:
