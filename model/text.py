@@ -89,7 +89,7 @@ def _missing_message(model_name: str, repo: str, cache: str) -> str:
         f"access: `hf download {repo} {file} --local-dir clip/` "
         f"(or https://huggingface.co/{repo}/resolve/main/{file}), copy it here, then either "
         f"(1) pass its path (`scale serve --clip-weights PATH`, `weights = \"PATH\"` in the [text] section of "
-        f"a training config, or weights=PATH in Python); "
+        f"a training config or `--set text.weights=\"'PATH'\"` on a training command, or weights=PATH in Python); "
         f"(2) set the environment variable {WEIGHTS_ENV}=/path/to/{file}; or "
         f"(3) put it in the Hugging Face cache as {snapshot}, with the text file "
         f"{os.path.join(cache, 'models--' + repo.replace('/', '--'), 'refs', 'main')} holding <commit> "

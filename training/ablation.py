@@ -23,11 +23,12 @@ PAPER_TABLE3: dict[str, dict[str, float]] = {
     "ntu120_96_24": {"elbo_only": 47.1, "proto": 50.6, "scale": 52.2, "full": 54.9},
 }
 LABELS = {"elbo_only": "-ELBO only", "proto": "-ELBO + L_proto", "scale": "-ELBO + L_SCALE",
-          "full": "full (L_SCALE + L_proto)", "beta_u0": "full, beta_u = 0", "gamma0": "full, gamma = 0"}
+          "full": "full (L_SCALE + L_proto)", "beta_u0": "full, beta_u = 0", "gamma0": "full, gamma = 0",
+          "softmin": "full, E_neg = soft-min over negatives"}
 
 
 def variant_config(base: ScaleConfig, name: str) -> ScaleConfig:
-    """The ScaleConfig of one ablation row: elbo_only, proto, scale, full, alpha<a>, beta_u0, gamma0."""
+    """The ScaleConfig of one ablation row: elbo_only, proto, scale, full, alpha<a>, beta_u0, gamma0, softmin."""
     switches = {"elbo_only": (False, False), "proto": (False, True), "scale": (True, False), "full": (True, True)}
     full = dataclasses.replace(base, use_scale_loss=True, use_proto_loss=True)
     if name in switches:
@@ -37,13 +38,15 @@ def variant_config(base: ScaleConfig, name: str) -> ScaleConfig:
         return dataclasses.replace(full, beta_u=0.0)
     if name == "gamma0":
         return dataclasses.replace(full, gamma=0.0)
+    if name == "softmin":  # not in the paper: the contrastive reading of E_neg (docs/method.md, open points)
+        return dataclasses.replace(full, negative_pool="softmin")
     if name.startswith("alpha"):
         try:
             return dataclasses.replace(full, alpha=float(name[len("alpha"):]))
         except ValueError:
             pass
     raise ValueError(f"unknown ablation variant {name!r}; expected elbo_only, proto, scale, full, "
-                     "alpha<number>, beta_u0 or gamma0")
+                     "alpha<number>, beta_u0, gamma0 or softmin")
 
 
 def variant_names(variants: tuple[str, ...], alphas: tuple[float, ...], extra: tuple[str, ...]) -> list[str]:

@@ -247,5 +247,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pi
         node = raw
         for part in parents:
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"cannot set {dotted}: {part} is a value, not a section")
         node[leaf] = value
     return config_from_dict(raw)

@@ -113,9 +113,28 @@ def check_selection_classes(cfg: PipelineConfig, train_labels: np.ndarray) -> No
                              f"the {name} classes {list(classes)[:10]}, and there are none")
 
 
+def check_device(name: str, key: str) -> None:
+    """Refuse a device string torch cannot parse, or a CUDA device on a machine without one."""
+    import torch
+
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"{key} = {name!r} is not a torch device (use auto, cpu, cuda or cuda:N)") from exc
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"{key} = {name!r} but this machine has {torch.cuda.device_count()} CUDA device(s); "
+                          "use auto or cpu")
+
+
 def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
     """Check every input the requested stages will read, before any of them trains."""
     split = split_of(cfg)
+    if {"encoder", "extract"} & set(stages):
+        check_device(cfg.encoder.device, "encoder.device")
+    if {"scorer", "ablate"} & set(stages):
+        check_device(cfg.scorer.device, "scorer.device")
     from training.splits import class_names
 
     class_names(cfg.data.dataset, cfg.data.class_names)

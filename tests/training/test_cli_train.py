@@ -161,6 +161,8 @@ def _bad(tmp_path: Path, kind: str) -> tuple[list[str], str]:
         (cache / "meta.json").write_text(json.dumps({"dataset": "ntu60", "num_frames": 16}))
         return (["train-encoder", *base, "--set", f"data.cache='{tmp_path / 'cache'}'", "--set",
                  "data.setting=ntu120_110_10"], "holds ntu60 clips but data.setting=ntu120_110_10")
+    if kind == "bad_device":
+        return ["train-scorer", *base, *use, "--set", "scorer.device='gpu'"], "scorer.device = 'gpu' is not a torch device"
     if kind == "evaluate_without_scorer":
         return ["evaluate", *base, *use], "run `scale train-scorer` first"
     raise AssertionError(kind)
@@ -168,7 +170,8 @@ def _bad(tmp_path: Path, kind: str) -> tuple[list[str], str]:
 
 BAD = ["unseen_in_train", "seen_in_ztest", "missing_file", "wrong_shape", "wrong_dtype", "pickle",
        "missing_folder", "unknown_key", "bad_setting", "no_clip_weights", "missing_skeletons",
-       "npz_class_out_of_range", "evaluate_without_scorer", "no_pseudo_unseen_samples", "cache_of_other_dataset"]
+       "npz_class_out_of_range", "evaluate_without_scorer", "no_pseudo_unseen_samples", "cache_of_other_dataset",
+       "bad_device"]
 
 
 @pytest.mark.unit
@@ -211,6 +214,7 @@ def test_paper_config_holds_the_papers_settings():
     ({"encoder.milestones": [1, "a"]}, r"encoder.milestones\[1\] must be an int"),
     ({"scorer.selection": "best"}, "scorer.selection must be one of 'pseudo_unseen', 'last'"),
     ({"scorer.model": 3}, r"\[scorer.model\] must be a table"),
+    ({"data.setting.x": 1}, "cannot set data.setting.x: setting is a value, not a section"),
     ({"scorer.model.alpha": "abc"}, "scorer.model.alpha must be a float, got 'abc'"),
     ({"scorer.model.negatives": "every"}, "scorer.model.negatives must be one of 'batch', 'all_seen'"),
 ])

@@ -73,6 +73,9 @@ def test_variant_configs_set_exactly_the_documented_switches():
     assert variant_config(base, "alpha3").alpha == 3.0 and variant_config(base, "alpha0").use_scale_loss
     assert variant_config(base, "beta_u0").beta_u == 0.0 and variant_config(base, "gamma0").gamma == 0.0
     assert variant_config(base, "elbo_only").alpha == base.alpha
+    soft = variant_config(base, "softmin")
+    assert soft.negative_pool == "softmin" and soft.use_scale_loss and soft.use_proto_loss
+    assert base.negative_pool == "logsumexp"  # the SPEC's form stays the default
     with pytest.raises(ValueError, match="unknown ablation variant 'alphax'"):
         variant_config(base, "alphax")
     assert variant_names(("full",), (0.0, 2.0), ("gamma0",)) == ["full", "alpha0", "alpha2", "gamma0"]
