@@ -165,3 +165,13 @@ def write_json(path: Path | None, payload: dict[str, Any]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=lambda o: asdict(o)) + "\n", encoding="utf-8")
+
+
+def run_and_report(parse_args: Callable[[Any], argparse.Namespace], run: Callable[[argparse.Namespace], dict],
+                   render: Callable[[dict], str], argv: list[str] | None = None) -> int:
+    """The shared `main` of the benchmarks: run, print the table, write JSON when --out is given."""
+    args = parse_args(argv)
+    result = run(args)
+    print(render(result))
+    write_json(args.out, result)
+    return 0

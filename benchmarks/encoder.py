@@ -21,9 +21,9 @@ from benchmarks.common import (
     format_environment,
     format_table,
     ort_session,
+    run_and_report,
     set_threads,
     time_call,
-    write_json,
 )
 from benchmarks.fixtures import export_random_bundle, random_models
 from model.bundle_spec import graph_file
@@ -123,11 +123,7 @@ def render(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run, print, optionally write JSON."""
-    args = parse_args(argv)
-    result = run(args)
-    print(render(result))
-    write_json(args.out, result)
-    return 0
+    return run_and_report(parse_args, run, render, argv)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import httpx
@@ -31,9 +32,9 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
             for fam in text_string_to_metric_families(text) for s in fam.samples}
 
 
-async def _run(seqs: list[np.ndarray]) -> tuple[list[httpx.Response], str]:
-    app = create_app(settings(max_batch_size=16, max_wait_ms=50.0), text_encoder=text_encoder())
-    # ASGITransport does not run the lifespan: enter it by hand, as uvicorn would.
+@contextlib.asynccontextmanager
+async def ready_client(app):
+    """An in-process client for `app` once /readyz is 200 (ASGITransport skips the lifespan: enter it here)."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc", timeout=120) as client:
@@ -41,11 +42,17 @@ async def _run(seqs: list[np.ndarray]) -> tuple[list[httpx.Response], str]:
                 if (await client.get("/readyz")).status_code == 200:
                     break
                 await asyncio.sleep(0.05)
-            r = await client.post("/classes", json={"classes": [{"label": lab} for lab in LABELS]})
-            assert r.status_code == 200
-            answers = await asyncio.gather(*(client.post("/recognize", json={"skeleton": s.tolist(), "top_k": 10})
-                                             for s in seqs))
-            return answers, (await client.get("/metrics")).text
+            yield client
+
+
+async def _run(seqs: list[np.ndarray]) -> tuple[list[httpx.Response], str]:
+    app = create_app(settings(max_batch_size=16, max_wait_ms=50.0), text_encoder=text_encoder())
+    async with ready_client(app) as client:
+        r = await client.post("/classes", json={"classes": [{"label": lab} for lab in LABELS]})
+        assert r.status_code == 200
+        answers = await asyncio.gather(*(client.post("/recognize", json={"skeleton": s.tolist(), "top_k": 10})
+                                         for s in seqs))
+        return answers, (await client.get("/metrics")).text
 
 
 def test_64_concurrent_requests_are_micro_batched() -> None:
@@ -70,27 +77,21 @@ def test_64_concurrent_requests_are_micro_batched() -> None:
 
 async def _overload(seqs: list[np.ndarray]) -> tuple[list[httpx.Response], tuple, tuple, str]:
     app = create_app(settings(max_batch_size=1, max_wait_ms=0.0, queue_size=1), text_encoder=text_encoder())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc", timeout=120) as client:
-            for _ in range(200):
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-                await asyncio.sleep(0.05)
-            assert (await client.post("/classes", json={"classes": [{"label": lab} for lab in LABELS]})).is_success
-            before = (await client.get("/classes")).json()
-            batcher = app.state.service.batcher
-            score = batcher._score
+    async with ready_client(app) as client:
+        assert (await client.post("/classes", json={"classes": [{"label": lab} for lab in LABELS]})).is_success
+        before = (await client.get("/classes")).json()
+        batcher = app.state.service.batcher
+        score = batcher._score
 
-            def busy_device(*args: object) -> tuple[np.ndarray, np.ndarray]:
-                time.sleep(0.4)  # each run outlasts the burst below, so the one-sequence queue overflows
-                return score(*args)
+        def busy_device(*args: object) -> tuple[np.ndarray, np.ndarray]:
+            time.sleep(0.4)  # each run outlasts the burst below, so the one-sequence queue overflows
+            return score(*args)
 
-            batcher._score = busy_device
-            answers = await asyncio.gather(*(client.post("/recognize", json={"skeleton": s.tolist(), "top_k": 10})
-                                             for s in seqs))
-            after = (await client.get("/classes")).json()
-            return answers, before, after, (await client.get("/metrics")).text
+        batcher._score = busy_device
+        answers = await asyncio.gather(*(client.post("/recognize", json={"skeleton": s.tolist(), "top_k": 10})
+                                         for s in seqs))
+        after = (await client.get("/classes")).json()
+        return answers, before, after, (await client.get("/metrics")).text
 
 
 def test_overload_answers_429_with_retry_after_and_serves_the_admitted() -> None:

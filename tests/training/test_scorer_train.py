@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from synthetic_problem import make_problem
 
 from model.config import ScaleConfig
 from training.checkpoint import CheckpointError, read_metrics
 from training.config import ScorerTrainConfig
 from training.scorer_train import fit_scorer, load_scorer, train_scorer, zsl_top1
-from training.splits import ZeroShotSplit
-from training.synthetic import zero_shot_problem
-from training.text_cache import ClassTexts, read_class_texts, write_class_texts
+from training.text_cache import read_class_texts, write_class_texts
 
 pytestmark = pytest.mark.integration
 SMALL = ScaleConfig(cond_dim=32, latent_dim=8)
@@ -22,11 +21,7 @@ SMALL = ScaleConfig(cond_dim=32, latent_dim=8)
 
 @pytest.fixture(scope="module")
 def problem():
-    torch.set_num_threads(1)
-    p = zero_shot_problem(num_classes=12, num_unseen=3, per_class_train=12, per_class_test=6, seed=3)
-    texts = ClassTexts(p.text_global, p.text_tokens, p.token_mask, tuple(f"c{i}" for i in range(12)), "synthetic")
-    split = ZeroShotSplit("synthetic", "synthetic", 12, tuple(p.seen), tuple(p.unseen), "none")
-    return p, texts, split
+    return make_problem(num_classes=12, num_unseen=3, per_class_train=12, per_class_test=6, seed=3)
 
 
 def cfg(**kw) -> ScorerTrainConfig:

@@ -6,16 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
+from synthetic_problem import make_problem
 
 from model.config import ScaleConfig
 from training.ablation import ablation_markdown, run_ablation, variant_config, variant_names
 from training.config import ScorerTrainConfig
 from training.evaluate import evaluate_scorer
 from training.scorer_train import train_scorer
-from training.splits import ZeroShotSplit
-from training.synthetic import zero_shot_problem
-from training.text_cache import ClassTexts
 
 pytestmark = pytest.mark.integration
 CFG = ScorerTrainConfig(epochs=8, batch_size=128, lr=1e-3, device="cpu")
@@ -23,11 +20,7 @@ CFG = ScorerTrainConfig(epochs=8, batch_size=128, lr=1e-3, device="cpu")
 
 @pytest.fixture(scope="module")
 def problem():
-    torch.set_num_threads(1)
-    p = zero_shot_problem(num_classes=30, num_unseen=6, per_class_train=30, per_class_test=20, seed=0)
-    texts = ClassTexts(p.text_global, p.text_tokens, p.token_mask, tuple(f"c{i}" for i in range(30)), "synthetic")
-    split = ZeroShotSplit("synthetic", "synthetic", 30, tuple(p.seen), tuple(p.unseen), "none")
-    return p, texts, split
+    return make_problem(num_classes=30, num_unseen=6, per_class_train=30, per_class_test=20, seed=0)
 
 
 def test_generator_makes_unseen_classes_predictable_from_text(problem):
