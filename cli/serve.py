@@ -53,17 +53,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"scale serve: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo_text = None
     try:
         if args.demo or settings.bundle_path is None:
             # Embedded default: no bundle configured -> the demo bundle. Only the CLI may import training/.
             from training.demo import build_demo_bundle
 
-            log.warning("no trained bundle configured: building/reusing the DEMO bundle in %s (its rankings "
-                        "are NOT meaningful)", settings.demo_dir)
-            build_demo_bundle(settings.demo_dir)
+            if settings.clip_weights is not None:  # real CLIP weights configured: the demo conditions on them
+                from model.text import load_text_encoder
+
+                demo_text = load_text_encoder(settings.clip_weights)
+            log.warning("no trained bundle configured: building/reusing the DEMO bundle in %s with %s text "
+                        "weights (its rankings are NOT meaningful)", settings.demo_dir,
+                        demo_text.weights_id if demo_text else "random-init")
+            build_demo_bundle(settings.demo_dir, text_encoder=demo_text)
             settings = settings.model_copy(update={"bundle_path": settings.demo_dir})
         bundle = load_bundle(resolve_bundle_path(settings), providers=choose_providers(settings.device))
-        text_encoder = load_text_for(bundle, settings)
+        text_encoder = load_text_for(bundle, settings, text_encoder=demo_text)
     except (StartupError, BundleError, MissingWeightsError, RuntimeError) as exc:
         print(f"scale serve: cannot start: {exc}", file=sys.stderr)
         return 2

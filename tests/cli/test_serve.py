@@ -1,0 +1,47 @@
+"""`scale serve` start-up wiring: which text weights the demo bundle is built with (no server is started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import model.text
+import training.demo
+from cli.main import main
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture()
+def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Stop `serve` right after the demo build and record what it was given."""
+    for var in ("SCALE_BUNDLE_PATH", "REDIS_URL", "SCALE_REDIS_URL", "SCALE_CLIP_WEIGHTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SCALE_DEMO_DIR", str(tmp_path / "demo"))
+    seen: dict = {}
+
+    def fake_build(out_dir, text_encoder=None, **_):
+        seen.update(out_dir=Path(out_dir), text=text_encoder)
+        raise RuntimeError("stopped after the demo build")
+
+    monkeypatch.setattr(training.demo, "build_demo_bundle", fake_build)
+    return seen
+
+
+def test_demo_bundle_is_built_with_configured_clip_weights(tmp_path, monkeypatch, recorded, capsys) -> None:
+    weights = tmp_path / "open_clip_model.safetensors"
+    weights.write_bytes(b"not read: the loader is replaced")
+    tower = SimpleNamespace(weights_id="sha256:" + "ab" * 32)
+    loaded: list = []
+    monkeypatch.setattr(model.text, "load_text_encoder", lambda path=None, **_: loaded.append(path) or tower)
+    assert main(["serve", "--clip-weights", str(weights)]) == 2
+    assert recorded["text"] is tower and [Path(p) for p in loaded] == [weights]
+    assert recorded["out_dir"] == tmp_path / "demo"
+    assert "stopped after the demo build" in capsys.readouterr().err
+
+
+def test_demo_bundle_without_weights_uses_the_random_tower(tmp_path, recorded) -> None:
+    assert main(["serve"]) == 2
+    assert recorded["text"] is None  # build_demo_bundle then makes its seeded random-init tower
