@@ -57,16 +57,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.demo or settings.bundle_path is None:
             # Embedded default: no bundle configured -> the demo bundle. Only the CLI may import training/.
-            from training.demo import build_demo_bundle
+            from model.text import load_text_encoder
+            from training.demo import DEMO_SEED, build_demo_bundle
 
-            if settings.clip_weights is not None:  # real CLIP weights configured: the demo conditions on them
-                from model.text import load_text_encoder
-
-                demo_text = load_text_encoder(settings.clip_weights)
+            # One text tower serves both the demo build and the app (building it twice doubles start-up).
+            demo_text = (load_text_encoder(settings.clip_weights) if settings.clip_weights is not None
+                         else load_text_encoder(random_init_seed=DEMO_SEED))
             log.warning("no trained bundle configured: building/reusing the DEMO bundle in %s with %s text "
-                        "weights (its rankings are NOT meaningful)", settings.demo_dir,
-                        demo_text.weights_id if demo_text else "random-init")
-            build_demo_bundle(settings.demo_dir, text_encoder=demo_text)
+                        "weights (its rankings are NOT meaningful)", settings.demo_dir, demo_text.weights_id)
+            build_demo_bundle(settings.demo_dir, text_encoder=demo_text, seed=DEMO_SEED)
             settings = settings.model_copy(update={"bundle_path": settings.demo_dir})
         bundle = load_bundle(resolve_bundle_path(settings), providers=choose_providers(settings.device))
         text_encoder = load_text_for(bundle, settings, text_encoder=demo_text)

@@ -23,11 +23,12 @@ DEMO_ACTIONS = ("walking", "sitting down", "standing up", "jumping", "waving a h
                 "drinking water", "kicking something", "falling down", "pointing with a finger")
 DEMO_NOTE = ("DEMO bundle: random-init Shift-GCN encoder and a scorer trained for seconds on generated features; "
              "its labels and rankings are NOT meaningful. Configure a trained bundle for real recognition.")
+DEMO_SEED = 0  # seeds the demo's random encoder, its random text tower and its generated data
 _TRAIN_STEPS = 60
 _BATCH = 64
 
 
-def build_demo_bundle(out_dir: str | Path, text_encoder: Any = None, seed: int = 0, num_frames: int = 300,
+def build_demo_bundle(out_dir: str | Path, text_encoder: Any = None, seed: int = DEMO_SEED, num_frames: int = 300,
                       encoder_checkpoint: str | Path | None = None) -> Path:
     """Build (or reuse, when the manifest matches) a demo bundle in out_dir and return its path."""
     from model.shift_gcn import ShiftGCN, load_shift_gcn

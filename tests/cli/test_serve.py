@@ -42,6 +42,10 @@ def test_demo_bundle_is_built_with_configured_clip_weights(tmp_path, monkeypatch
     assert "stopped after the demo build" in capsys.readouterr().err
 
 
-def test_demo_bundle_without_weights_uses_the_random_tower(tmp_path, recorded) -> None:
+def test_demo_bundle_without_weights_uses_the_random_tower(tmp_path, monkeypatch, recorded) -> None:
+    tower = SimpleNamespace(weights_id="random-init:seed=0")
+    calls: list = []
+    monkeypatch.setattr(model.text, "load_text_encoder", lambda path=None, **kw: calls.append((path, kw)) or tower)
     assert main(["serve"]) == 2
-    assert recorded["text"] is None  # build_demo_bundle then makes its seeded random-init tower
+    # the demo's seeded random-init tower, built once and handed to the demo build (the app reuses it)
+    assert recorded["text"] is tower and calls == [(None, {"random_init_seed": training.demo.DEMO_SEED})]
