@@ -69,9 +69,13 @@ def as_text_tensors(text: Any, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 def total_loss(
     scorer: ScaleScorer, x: Tensor, y: Tensor, text: Any, cfg: ScaleConfig | None = None,
-    beta: float = 1.0, generator: torch.Generator | None = None,
+    beta: float = 1.0, generator: torch.Generator | None = None, class_side: Any = None,
 ) -> LossOutput:
-    """L_total for features x (B, feature_dim) with labels y (B,) indexing the K classes of `text`."""
+    """L_total for features x (B, feature_dim) with labels y (B,) indexing the K classes of `text`.
+
+    `class_side` (a ClassSide of the K classes, e.g. averaged over several texts per class) replaces
+    scorer.class_side(text); `text` then only supplies the global embeddings of the similarity term.
+    """
     cfg = cfg if cfg is not None else scorer.cfg
     g, tokens, mask = as_text_tensors(text, x)
     k = g.shape[0]
@@ -80,7 +84,7 @@ def total_loss(
         raise ValueError(f"y must be (B,) = ({x.shape[0]},), got {tuple(y.shape)}")
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= k):
         raise ValueError(f"labels must index the {k} classes of the class set, got range [{int(y.min())}, {int(y.max())}]")
-    cls = scorer.class_side(g, tokens, mask)
+    cls = scorer.class_side(g, tokens, mask) if class_side is None else class_side
     # candidates: classes present in the batch ("batch") or the whole class set ("all_seen")
     cand = torch.unique(y) if cfg.negatives == "batch" else torch.arange(k, device=x.device)
     pos = torch.searchsorted(cand, y)  # column of y_b among the candidates

@@ -11,6 +11,7 @@ import numpy as np
 
 from model.config import ScaleConfig
 from training.config import ScorerTrainConfig
+from training.description_texts import DescribedTexts
 from training.evaluate import aggregate, evaluate_scorer
 from training.scorer_train import train_scorer
 from training.text_cache import ClassTexts
@@ -24,7 +25,10 @@ PAPER_TABLE3: dict[str, dict[str, float]] = {
 }
 LABELS = {"elbo_only": "-ELBO only", "proto": "-ELBO + L_proto", "scale": "-ELBO + L_SCALE",
           "full": "full (L_SCALE + L_proto)", "beta_u0": "full, beta_u = 0", "gamma0": "full, gamma = 0",
-          "softmin": "full, E_neg = soft-min over negatives"}
+          "softmin": "full, E_neg = soft-min over negatives",
+          "descriptions_draw": "full + descriptions (one text per class and step)",
+          "descriptions_average": "full + descriptions (texts' conditionings averaged)"}
+DESCRIPTION_ROWS = ("descriptions_draw", "descriptions_average")
 
 
 def variant_config(base: ScaleConfig, name: str) -> ScaleConfig:
@@ -38,6 +42,8 @@ def variant_config(base: ScaleConfig, name: str) -> ScaleConfig:
         return dataclasses.replace(full, beta_u=0.0)
     if name == "gamma0":
         return dataclasses.replace(full, gamma=0.0)
+    if name in DESCRIPTION_ROWS:  # the full model; its texts differ (run_ablation's `described`)
+        return full
     if name == "softmin":  # not in the paper: the contrastive reading of E_neg (docs/method.md, open points)
         return dataclasses.replace(full, negative_pool="softmin")
     if name.startswith("alpha"):
@@ -46,7 +52,7 @@ def variant_config(base: ScaleConfig, name: str) -> ScaleConfig:
         except ValueError:
             pass
     raise ValueError(f"unknown ablation variant {name!r}; expected elbo_only, proto, scale, full, "
-                     "alpha<number>, beta_u0, gamma0 or softmin")
+                     "alpha<number>, beta_u0, gamma0, softmin, descriptions_draw or descriptions_average")
 
 
 def variant_names(variants: tuple[str, ...], alphas: tuple[float, ...], extra: tuple[str, ...]) -> list[str]:
@@ -61,19 +67,29 @@ def run_ablation(
     train: tuple[np.ndarray, np.ndarray], ztest: tuple[np.ndarray, np.ndarray],
     gtest: tuple[np.ndarray, np.ndarray] | None, split: Any, texts: ClassTexts, scorer_cfg: ScorerTrainConfig,
     names: list[str], seeds: tuple[int, ...], out_dir: str | Path, calibration: float = 0.0,
-    resume: bool = False, progress: bool = True,
+    resume: bool = False, progress: bool = True, described: DescribedTexts | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Train and evaluate every variant over every seed; writes ablation.json and ablation.md."""
+    """Train and evaluate every variant over every seed; writes ablation.json and ablation.md.
+
+    Rows descriptions_draw / descriptions_average train and evaluate the full model with `described`
+    (label plus descriptions, trained that way, scored by its aggregation rule); every other row uses the
+    label prompts `texts` only, so "full" is their label-only reference.
+    """
     out_dir = Path(out_dir)
     configs = {name: variant_config(scorer_cfg.model, name) for name in names}
+    if described is None and set(names) & set(DESCRIPTION_ROWS):
+        raise ValueError("ablation rows descriptions_draw / descriptions_average need text.descriptions")
     results: dict[str, dict[str, Any]] = {}
     for name, model_cfg in configs.items():
         cfg = dataclasses.replace(scorer_cfg, model=model_cfg)
+        row_texts: ClassTexts | DescribedTexts = texts
+        if name in DESCRIPTION_ROWS and described is not None:
+            row_texts = dataclasses.replace(described, train_mode=name.split("_", 1)[1])
         runs = []
         for seed in seeds:
-            scorer, meta = train_scorer(train[0], train[1], split, texts, cfg, out_dir / name / f"seed{seed}",
+            scorer, meta = train_scorer(train[0], train[1], split, row_texts, cfg, out_dir / name / f"seed{seed}",
                                         seed=seed, resume=resume, progress=progress)
-            metrics = evaluate_scorer(scorer, split, texts, ztest, gtest, calibration)
+            metrics = evaluate_scorer(scorer, split, row_texts, ztest, gtest, calibration)
             runs.append({**metrics, "seed": seed, "selected_epoch": meta["selected_epoch"]})
         results[name] = {"runs": runs, "summary": aggregate(runs), "config": model_cfg.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -88,9 +104,12 @@ def ablation_markdown(setting: str, results: dict[str, dict[str, Any]]) -> str:
     paper = PAPER_TABLE3.get(setting, {})
     lines = [f"Ablation on {setting} (ZSL top-1 %, mean ± std over seeds)", "",
              "| variant | ZSL top-1 | GZSL H | paper (Table 3) |", "|---|---|---|---|"]
+    label_only = results.get("full", {}).get("summary", {}).get("zsl_top1")
     for name, res in results.items():
         s = res["summary"]
         z = f"{s['zsl_top1']['mean']:.1f} ± {s['zsl_top1']['std']:.1f}" if "zsl_top1" in s else "n/a"
+        if name in DESCRIPTION_ROWS and label_only is not None and "zsl_top1" in s:
+            z += f" ({s['zsl_top1']['mean'] - label_only['mean']:+.1f} vs label only)"
         h = f"{s['gzsl_h']['mean']:.1f} ± {s['gzsl_h']['std']:.1f}" if "gzsl_h" in s else "n/a"
         fig = f"{paper[name]:.1f}" if name in paper else "n/a"
         lines.append(f"| {LABELS.get(name, name)} | {z} | {h} | {fig} |")

@@ -79,10 +79,24 @@ class TextStageConfig:
     template: str = DEFAULT_PROMPT_TEMPLATE
     random_init_seed: int | None = None  # tests/demo only: a random tower of the real architecture
     cache_dir: str = ""  # default: <output>/text_cache
+    # several texts per class (docs/training.md, "Descriptions"): empty = the label prompt only
+    descriptions: str = ""  # the user's own description file (the project ships none)
+    descriptions_format: Literal["auto", "sa-dvae-csv", "lines", "purls-tsv", "json", "tsv"] = "auto"
+    descriptions_columns: tuple[str, ...] = ("Head", "Hands", "Torso", "Legs", "Start", "Middle", "End",
+                                             "Global Desc")  # purls-tsv only
+    descriptions_prompt: Literal["append", "alone"] = "append"  # "<template(label)>. <description>" or as is
+    descriptions_with_label: bool = True  # the label prompt is one of each class's texts
+    descriptions_train: Literal["draw", "average"] = "draw"  # one text per class and step, or mean conditioning
+    descriptions_aggregate: Literal["logmeanexp", "min", "mean_conditioning"] = "logmeanexp"  # evaluation rule
 
     def __post_init__(self) -> None:
         if "{label}" not in self.template:
             raise ConfigError(f"text.template must contain '{{label}}', got {self.template!r}")
+        for key, allowed in (("descriptions_train", ("draw", "average")),
+                             ("descriptions_prompt", ("append", "alone")),
+                             ("descriptions_aggregate", ("logmeanexp", "min", "mean_conditioning"))):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"text.{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,13 @@ class AblationConfig:
     variants: tuple[str, ...] = ("elbo_only", "proto", "scale", "full")
     alphas: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0)
     extra: tuple[str, ...] = ("beta_u0", "gamma0")
+    # with text.descriptions set: rows "full + descriptions" trained each of these ways, beside label-only "full"
+    descriptions: tuple[str, ...] = ("draw", "average")
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.descriptions if m not in ("draw", "average")]
+        if bad:
+            raise ConfigError(f"ablation.descriptions may list draw and average, got {bad}")
 
 
 @dataclass(frozen=True)

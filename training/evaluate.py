@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from model.scorer import ScaleScorer
+from training.description_texts import DescribedTexts
 from training.text_cache import ClassTexts
 
 # SCALE paper, Table 1: ZSL top-1 (%) on the unseen classes.
@@ -31,13 +32,14 @@ def harmonic_mean(seen: float, unseen: float) -> float:
 
 
 def evaluate_scorer(
-    scorer: ScaleScorer, split: Any, texts: ClassTexts, ztest: tuple[np.ndarray, np.ndarray],
+    scorer: ScaleScorer, split: Any, texts: ClassTexts | DescribedTexts, ztest: tuple[np.ndarray, np.ndarray],
     gtest: tuple[np.ndarray, np.ndarray] | None = None, calibration: float = 0.0,
 ) -> dict[str, float]:
     """ZSL top-1 among unseen classes on ztest; GZSL seen/unseen/H on gtest over all classes.
 
     GZSL predicts argmin over seen and unseen classes of E(x, c) + calibration * [c is seen]
-    (calibrated stacking; 0 = plain argmin). Accuracies are per sample, in percent.
+    (calibrated stacking; 0 = plain argmin). Accuracies are per sample, in percent. With several texts per
+    class (DescribedTexts) E(x, c) folds the class's per-text energies by texts.rule (model.text_aggregate).
     """
     from training.scorer_train import class_energies
 

@@ -169,6 +169,10 @@ def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
             check_selection_classes(cfg, folder.train.labels)
     if {"scorer", "ablate"} & set(stages):
         check_text_weights(cfg)
+    if cfg.text.descriptions and {"scorer", "evaluate", "ablate"} & set(stages):
+        from training.stages import descriptions_of
+
+        descriptions_of(cfg)  # a bad description file stops us before anything trains
 
 
 def check_text_weights(cfg: PipelineConfig) -> None:

@@ -26,6 +26,7 @@ from training.checkpoint import (
     truncate_metrics,
 )
 from training.config import ScorerTrainConfig
+from training.description_texts import DescribedTexts, StepTexts, described_energies
 from training.text_cache import ClassTexts
 
 
@@ -48,9 +49,14 @@ class FitResult:
 
 @torch.no_grad()
 def class_energies(
-    scorer: ScaleScorer, x: np.ndarray, text: ClassTexts, classes: list[int], batch_size: int = 256
+    scorer: ScaleScorer, x: np.ndarray, text: ClassTexts | DescribedTexts, classes: list[int], batch_size: int = 256
 ) -> np.ndarray:
-    """Deterministic inference energies (N, len(classes)) of features x against `classes`."""
+    """Deterministic inference energies (N, len(classes)) of features x against `classes`.
+
+    With several texts per class (DescribedTexts) every text is scored and folded by its aggregation rule.
+    """
+    if isinstance(text, DescribedTexts):
+        return described_energies(scorer, x, text, classes, batch_size)
     scorer.eval()
     dev = next(scorer.parameters()).device
     g, tok, mask = (torch.as_tensor(a, device=dev) for a in text.take(classes))
@@ -60,7 +66,8 @@ def class_energies(
     return np.concatenate(out, axis=0) if out else np.zeros((0, len(classes)), np.float32)
 
 
-def zsl_top1(scorer: ScaleScorer, x: np.ndarray, y: np.ndarray, text: ClassTexts, classes: list[int]) -> float:
+def zsl_top1(scorer: ScaleScorer, x: np.ndarray, y: np.ndarray, text: ClassTexts | DescribedTexts,
+             classes: list[int]) -> float:
     """Top-1 accuracy (%) of argmin-energy among `classes` for samples x with global labels y."""
     if len(x) == 0:
         raise ValueError("no samples to evaluate")
@@ -68,14 +75,18 @@ def zsl_top1(scorer: ScaleScorer, x: np.ndarray, y: np.ndarray, text: ClassTexts
     return float((pred == y).mean() * 100.0)
 
 
-def _fingerprint(cfg: ScorerTrainConfig, seed: int, classes: list[int], x: np.ndarray) -> dict[str, Any]:
+def _fingerprint(cfg: ScorerTrainConfig, seed: int, classes: list[int], x: np.ndarray,
+                 text: ClassTexts | DescribedTexts) -> dict[str, Any]:
     # stop_epoch is left out on purpose: resuming a run with a later stop is the point of resuming
     digest = hashlib.sha256(np.ascontiguousarray(x[: min(len(x), 512)]).tobytes()).hexdigest()[:16]
-    return {"cfg": repr(cfg), "seed": seed, "classes": list(classes), "n": len(x), "x": digest}
+    fp = {"cfg": repr(cfg), "seed": seed, "classes": list(classes), "n": len(x), "x": digest}
+    if isinstance(text, DescribedTexts):
+        fp["texts"] = f"{text.digest()}:{text.train_mode}:{text.rule}"
+    return fp
 
 
 def fit_scorer(
-    x: np.ndarray, y: np.ndarray, classes: list[int], text: ClassTexts, cfg: ScorerTrainConfig,
+    x: np.ndarray, y: np.ndarray, classes: list[int], text: ClassTexts | DescribedTexts, cfg: ScorerTrainConfig,
     run_dir: str | Path, seed: int = 0, stop_epoch: int | None = None,
     val: tuple[np.ndarray, np.ndarray, list[int]] | None = None, resume: bool = False, progress: bool = True,
 ) -> FitResult:
@@ -107,11 +118,12 @@ def fit_scorer(
     noise = torch.Generator(device=device).manual_seed(seed + 1)
     xt = torch.as_tensor(x, dtype=torch.float32)
     yt = torch.as_tensor(np.array([lut[int(c)] for c in y]), dtype=torch.long)
-    g_all, tok_all, mask_all = (torch.as_tensor(a, device=device) for a in text.take(classes))
+    step_texts = StepTexts(text, classes, device)
+    text_gen = torch.Generator().manual_seed(seed + 2)  # which text of each class a `draw` step uses
     result = FitResult(scorer)
     start = 1
     last_path, metrics_path = run_dir / "last.pt", run_dir / "metrics.jsonl"
-    fp = _fingerprint(cfg, seed, classes, x)
+    fp = _fingerprint(cfg, seed, classes, x, text)
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)  # cpu: RNG states must stay CPU tensors
         if state["fingerprint"] != fp:
@@ -122,6 +134,8 @@ def fit_scorer(
         sched.load_state_dict(state["scheduler"])
         gen.set_state(state["gen"])
         noise.set_state(state["noise"])
+        if "text_gen" in state:
+            text_gen.set_state(state["text_gen"])
         set_rng_state(state["rng"])
         start = int(state["epoch"]) + 1
         if start - 1 > stop:
@@ -139,8 +153,9 @@ def fit_scorer(
         for step in bar:
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             beta = cyclical_beta((epoch - 1) * steps_per_epoch + step, total_steps, cfg.beta_cycles, cfg.beta_ratio)
-            out = total_loss(scorer, xt[idx].to(device), yt[idx].to(device), (g_all, tok_all, mask_all),
-                             cfg.model, beta, generator=noise)
+            step_text, side = step_texts(scorer, text_gen)
+            out = total_loss(scorer, xt[idx].to(device), yt[idx].to(device), step_text, cfg.model, beta,
+                             generator=noise, class_side=side)
             if not torch.isfinite(out.total):
                 raise FloatingPointError(f"non-finite scorer loss at epoch {epoch} step {step}")
             opt.zero_grad(set_to_none=True)
@@ -161,7 +176,8 @@ def fit_scorer(
         append_metrics(metrics_path, record)
         save_checkpoint(last_path, {
             "model": scorer.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "gen": gen.get_state(), "noise": noise.get_state(), "rng": rng_state(), "epoch": epoch,
+            "gen": gen.get_state(), "noise": noise.get_state(), "text_gen": text_gen.get_state(),
+            "rng": rng_state(), "epoch": epoch,
             "best_epoch": result.best_epoch, "best_val_top1": result.best_val_top1, "fingerprint": fp,
         })
     result.history = read_metrics(metrics_path)
@@ -186,7 +202,8 @@ def load_scorer(path: str | Path, device: str = "cpu") -> tuple[ScaleScorer, dic
 
 
 def train_scorer(
-    x: np.ndarray, y: np.ndarray, split: Any, texts: ClassTexts, cfg: ScorerTrainConfig, out_dir: str | Path,
+    x: np.ndarray, y: np.ndarray, split: Any, texts: ClassTexts | DescribedTexts, cfg: ScorerTrainConfig,
+    out_dir: str | Path,
     seed: int = 0, resume: bool = False, progress: bool = True, extra_meta: dict[str, Any] | None = None,
 ) -> tuple[ScaleScorer, dict[str, Any]]:
     """The full protocol on seen-class training features; writes <out_dir>/scorer.pt and returns (scorer, meta).
@@ -205,6 +222,9 @@ def train_scorer(
     meta: dict[str, Any] = {"seed": seed, "selection": cfg.selection, "final": cfg.final, "seen": seen,
                             "unseen": sorted(split.unseen), "setting": split.name,
                             "prompts": list(texts.prompts), "weights_id": texts.weights_id, **(extra_meta or {})}
+    if isinstance(texts, DescribedTexts):  # several texts per class: name the set and how it was used
+        meta["descriptions"] = {"digest": texts.digest(), "train": texts.train_mode, "rule": texts.rule,
+                                "texts": len(texts.groups)}
     if cfg.selection == "pseudo_unseen":
         vs = pseudo_unseen_split(split, num_val=cfg.num_val or None, seed=cfg.val_seed, source=cfg.val_source)
         ps, pu = np.isin(y, vs.pseudo_seen), np.isin(y, vs.pseudo_unseen)

@@ -71,6 +71,31 @@ def texts_for(cfg: PipelineConfig) -> Any:
                        cfg.text.random_init_seed)
 
 
+def descriptions_of(cfg: PipelineConfig) -> dict[int, list[str]]:
+    """text.descriptions read and validated against the dataset's class count (DescriptionFormatError if not)."""
+    from training.readers.descriptions import read_descriptions
+    from training.splits import class_names
+
+    num_classes = len(class_names(cfg.data.dataset, cfg.data.class_names))
+    return read_descriptions(cfg.text.descriptions, num_classes, cfg.text.descriptions_format,
+                             cfg.text.descriptions_columns)
+
+
+def described_for(cfg: PipelineConfig, train_mode: str | None = None) -> Any:
+    """Label plus description texts of every class (DescribedTexts), or None when text.descriptions is empty."""
+    if not cfg.text.descriptions:
+        return None
+    from training.description_texts import described_texts
+    from training.splits import class_names
+
+    t = cfg.text
+    cache = Path(t.cache_dir) if t.cache_dir else cfg.out / "text_cache"
+    return described_texts(class_names(cfg.data.dataset, cfg.data.class_names), descriptions_of(cfg), t.template,
+                           cache, with_label=t.descriptions_with_label, prompt=t.descriptions_prompt,
+                           train_mode=train_mode or t.descriptions_train, rule=t.descriptions_aggregate,
+                           weights=t.weights, model_name=t.model_name, random_init_seed=t.random_init_seed)
+
+
 def _scorer_meta(cfg: PipelineConfig) -> dict[str, Any]:
     """What `scale export` and the bundle manifest need to know about how the scorer was made."""
     return {"template": cfg.text.template, "model_name": cfg.text.model_name, "dataset": cfg.data.dataset,
@@ -86,7 +111,7 @@ def run_scorer(cfg: PipelineConfig, resume: bool = False, progress: bool = True)
     validate_inputs(cfg, ("scorer",))
     split = split_of(cfg)
     folder = read_feature_folder(features_dir(cfg), split)
-    texts = texts_for(cfg)
+    texts = described_for(cfg) or texts_for(cfg)
     paths = []
     for seed in cfg.eval.seeds:
         run = cfg.out / "scorer" / f"seed{seed}"
@@ -109,21 +134,37 @@ def run_evaluate(cfg: PipelineConfig) -> dict[str, Any]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"scorer checkpoints not found: {missing}; run `scale train-scorer` first")
-    texts = texts_for(cfg)
-    runs = []
-    for seed, path in zip(cfg.eval.seeds, paths, strict=True):
-        scorer, meta = load_scorer(path)
+    texts, described = texts_for(cfg), described_for(cfg)
+    rows = {split.name: described or texts}  # the configured texts keep the setting's row and its paper figure
+    if described is not None:
+        rows[f"{split.name} label only"] = texts  # the same scorers scored with the label prompts alone
+    scorers = [load_scorer(path) for path in paths]
+    for path, (_, meta) in zip(paths, scorers, strict=True):
         check_scorer_matches(path, meta, split, texts)
-        gtest = (folder.gtest.features, folder.gtest.labels) if folder.gtest is not None else None
-        metrics = evaluate_scorer(scorer, split, texts, (folder.ztest.features, folder.ztest.labels), gtest,
-                                  cfg.eval.gzsl_calibration)
-        runs.append({**metrics, "seed": seed, "selected_epoch": meta.get("selected_epoch"),
-                     "val_top1": meta.get("val_top1")})
-    results = {split.name: {"runs": runs, "summary": aggregate(runs), "config": cfg.to_dict(),
-                            "protocol": {"selection": cfg.scorer.selection, "final": cfg.scorer.final,
-                                         "gzsl_calibration": cfg.eval.gzsl_calibration}}}
+    gtest = (folder.gtest.features, folder.gtest.labels) if folder.gtest is not None else None
+    results = {}
+    for row, row_texts in rows.items():
+        runs = []
+        for seed, (scorer, meta) in zip(cfg.eval.seeds, scorers, strict=True):
+            metrics = evaluate_scorer(scorer, split, row_texts, (folder.ztest.features, folder.ztest.labels),
+                                      gtest, cfg.eval.gzsl_calibration)
+            runs.append({**metrics, "seed": seed, "selected_epoch": meta.get("selected_epoch"),
+                         "val_top1": meta.get("val_top1")})
+        results[row] = {"runs": runs, "summary": aggregate(runs), "config": cfg.to_dict(),
+                        "protocol": {"selection": cfg.scorer.selection, "final": cfg.scorer.final,
+                                     "gzsl_calibration": cfg.eval.gzsl_calibration,
+                                     "texts": _texts_protocol(row_texts)}}
     write_results(cfg.out, results)
     return results
+
+
+def _texts_protocol(texts: Any) -> dict[str, Any]:
+    """How a results row scored its classes: label prompts only, or which description set and rule."""
+    from training.description_texts import DescribedTexts
+
+    if not isinstance(texts, DescribedTexts):
+        return {"texts": "label"}
+    return {"texts": "label+descriptions", "rule": texts.rule, "rows": len(texts.groups), "digest": texts.digest()}
 
 
 def check_scorer_matches(path: Path, meta: dict[str, Any], split: Any, texts: Any) -> None:
@@ -148,10 +189,14 @@ def run_ablate(cfg: PipelineConfig, resume: bool = False, progress: bool = True)
     split = split_of(cfg)
     folder = read_feature_folder(features_dir(cfg), split)
     names = variant_names(cfg.ablation.variants, cfg.ablation.alphas, cfg.ablation.extra)
+    described = described_for(cfg)
+    if described is not None:  # label-only "full" against full + descriptions, trained each configured way
+        names += [f"descriptions_{mode}" for mode in cfg.ablation.descriptions]
     gtest = (folder.gtest.features, folder.gtest.labels) if folder.gtest is not None else None
     return run_ablation((folder.train.features, folder.train.labels),
                         (folder.ztest.features, folder.ztest.labels), gtest, split, texts_for(cfg), cfg.scorer,
-                        names, cfg.eval.seeds, cfg.out / "ablation", cfg.eval.gzsl_calibration, resume, progress)
+                        names, cfg.eval.seeds, cfg.out / "ablation", cfg.eval.gzsl_calibration, resume, progress,
+                        described=described)
 
 
 def run_pipeline(cfg: PipelineConfig, resume: bool = False, progress: bool = True,

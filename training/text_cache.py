@@ -60,6 +60,14 @@ def class_texts(
     from model.text import make_prompt
 
     prompts = [make_prompt(name, template=template) for name in names]
+    return prompt_texts(prompts, cache_dir, weights, model_name, random_init_seed, device, encoder)
+
+
+def prompt_texts(
+    prompts: list[str], cache_dir: str | Path, weights: str = "", model_name: str = DEFAULT_CLIP_MODEL,
+    random_init_seed: int | None = None, device: str = "cpu", encoder: Any = None,
+) -> ClassTexts:
+    """Conditionings of ready-made prompts (row j = prompts[j]), cached in `cache_dir` like class_texts."""
     wid = encoder.weights_id if encoder is not None else expected_weights_id(weights, model_name, random_init_seed)
     path = Path(cache_dir) / f"text_{cache_key(prompts, wid, model_name)}.npz"
     if path.is_file():
