@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +13,8 @@ import numpy as np
 import pytest
 
 from cli.main import main
+from training.config import ConfigError, TextStageConfig, config_from_dict, tomllib
+from training.readers.descriptions import PURLS_TEXT_COLUMNS
 from training.splits import get_split, pseudo_unseen_split
 from training.synthetic import write_synthetic_feature_folder
 
@@ -88,3 +92,22 @@ def test_a_bad_description_file_stops_before_training(args, tmp_path, capsys):
     assert scale("train-scorer", *argv) != 0
     assert f"{bad}:3: empty description" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.pt"))
+
+
+def test_the_documented_descriptions_block_is_the_config():
+    doc = (REPO / "docs" / "training.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", doc, re.S) if "descriptions_train" in b)
+    text = config_from_dict(tomllib.loads(block)).text
+    assert text.descriptions.endswith("ntu120_gpt3_part_desc.tsv") and text.descriptions_train == "draw"
+    assert text.descriptions_columns == PURLS_TEXT_COLUMNS and text.descriptions_aggregate == "logmeanexp"
+    documented = set(re.findall(r"^(descriptions\w*) =", block, re.M))
+    assert documented == {f.name for f in dataclasses.fields(TextStageConfig) if f.name.startswith("descriptions")}
+
+
+@pytest.mark.parametrize(("key", "value"), [("descriptions_train", "each"), ("descriptions_aggregate", "max"),
+                                            ("descriptions_format", "xlsx"), ("descriptions_prompt", "prefix")])
+def test_bad_description_settings_are_refused(key, value):
+    with pytest.raises(ConfigError, match=f"text.{key}"):
+        config_from_dict({"text": {key: value}})
+    with pytest.raises(ConfigError, match="ablation.descriptions"):
+        config_from_dict({"ablation": {"descriptions": ["all"]}})
