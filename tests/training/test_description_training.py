@@ -11,6 +11,7 @@ from synthetic_problem import make_problem
 
 from model.config import ScaleConfig
 from model.scorer import ScaleScorer
+from training.checkpoint import CheckpointError
 from training.config import ScorerTrainConfig
 from training.description_texts import (
     DescribedTexts,
@@ -20,7 +21,7 @@ from training.description_texts import (
     mean_class_side,
 )
 from training.evaluate import evaluate_scorer
-from training.scorer_train import class_energies, train_scorer
+from training.scorer_train import class_energies, fit_scorer, train_scorer
 from training.text_cache import ClassTexts
 
 CFG = ScorerTrainConfig(epochs=2, batch_size=64, lr=1e-3, device="cpu", selection="last")
@@ -148,3 +149,19 @@ def test_evaluation_folds_each_class_texts_by_the_shared_rule(problem, rule):
         assert np.all(got >= best - 1e-4) and np.all(got <= best + np.log(3) + 1e-4)
     top1 = float((np.asarray(classes)[ref.argmin(axis=1)] == p.y_test).mean() * 100)
     assert evaluate_scorer(scorer, split, d, (p.x_test, p.y_test))["zsl_top1"] == pytest.approx(top1)
+
+
+@pytest.mark.integration
+def test_a_resumed_draw_run_continues_the_same_draws(problem, tmp_path):
+    p, texts, _ = problem
+    rng = np.random.default_rng(4)
+    d = described(texts, [rng.normal(scale=0.3, size=texts.global_emb.shape)])
+    cfg = dataclasses.replace(CFG, epochs=2, batch_size=32)
+    straight = fit_scorer(p.x_train, p.y_train, p.seen, d, cfg, tmp_path / "a", seed=5, progress=False)
+    fit_scorer(p.x_train, p.y_train, p.seen, d, cfg, tmp_path / "b", seed=5, stop_epoch=1, progress=False)
+    resumed = fit_scorer(p.x_train, p.y_train, p.seen, d, cfg, tmp_path / "b", seed=5, resume=True, progress=False)
+    a, b = straight.scorer.state_dict(), resumed.scorer.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(CheckpointError, match="different run"):  # other texts or mode: not the same run
+        fit_scorer(p.x_train, p.y_train, p.seen, dataclasses.replace(d, train_mode="average"), cfg,
+                   tmp_path / "b", seed=5, resume=True, progress=False)
