@@ -135,7 +135,6 @@ class StepTexts:
     """The (text, class_side) each training step passes to total_loss: one text per class, or all averaged."""
 
     def __init__(self, text: ClassTexts | DescribedTexts, classes: list[int], device: torch.device) -> None:
-        self.described = isinstance(text, DescribedTexts)
         self.mode = text.train_mode if isinstance(text, DescribedTexts) else "label"
         self.k = len(classes)
         if isinstance(text, DescribedTexts):
@@ -156,6 +155,7 @@ class StepTexts:
             pick = drawn_rows(self.local, self.k, generator).to(self.rows[0].device)
             return tuple(t[pick] for t in self.rows), None
         side = mean_class_side(scorer.class_side(*self.rows), self.local.to(self.rows[0].device), self.k)
+        # total_loss takes `side` as the class side; of the text it only reads the globals (similarity term)
         return (self.g_mean, self.rows[1][: self.k], self.rows[2][: self.k]), side
 
 
