@@ -61,7 +61,8 @@ def _as_spec(item: ClassLike) -> ClassSpec:
 def _as_array(skeleton: Any) -> np.ndarray:
     array = np.asarray(skeleton, dtype=np.float32)
     if array.ndim not in (3, 4):
-        raise ValueError(f"a skeleton must be (T, V, C) or (M, T, V, C) (ntu25: V=25, C=3), got shape {array.shape}")
+        raise ValueError(f"a skeleton must be (T, 25, 3) or (M, T, 25, 3) for ntu25, (T, V, C) or (M, T, V, C) "
+                         f"for another layout, got shape {array.shape}")
     return array
 
 
