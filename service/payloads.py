@@ -130,7 +130,7 @@ class RecognizeRequest:
     warning: str | None = None
 
 
-def check_skeleton(value: Any, limits: Limits, loc: list[str | int], opts: LayoutOptions = NTU25) -> np.ndarray:
+def check_skeleton(value: Any, limits: Limits, loc: list[str | int], *, opts: LayoutOptions = NTU25) -> np.ndarray:
     """Validate one sequence of `opts.layout`, return it as float32 NTU (M,T,25,3); 422 naming the issue."""
     where = ".".join(str(p) for p in loc)
     try:
@@ -202,10 +202,10 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
     opts = layout_options(req.layout, req.units, req.confidence_threshold, ["body", "layout"])
     if req.skeletons is not None:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
-        seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts) for i, s in enumerate(req.skeletons)]
-        return RecognizeRequest(seqs, True, top_k, req.classes, sequences_warning(seqs))
-    seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts)]
-    return RecognizeRequest(seqs, False, top_k, req.classes, sequences_warning(seqs))
+        seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts=opts) for i, s in enumerate(req.skeletons)]
+        return RecognizeRequest(seqs, True, top_k, req.classes, warning=sequences_warning(seqs))
+    seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts=opts)]
+    return RecognizeRequest(seqs, False, top_k, req.classes, warning=sequences_warning(seqs))
 
 
 def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits,
@@ -222,10 +222,10 @@ def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits
                       loc=["body"], kind="bad-npy")
     if arr.ndim == 5:
         _check_count(list(arr), limits, ["body"])
-        seqs = [check_skeleton(s, limits, ["body", i], opts) for i, s in enumerate(arr)]
-        return RecognizeRequest(seqs, True, top_k, classes, sequences_warning(seqs))
-    seqs = [check_skeleton(arr, limits, ["body"], opts)]
-    return RecognizeRequest(seqs, False, top_k, classes, sequences_warning(seqs))
+        seqs = [check_skeleton(s, limits, ["body", i], opts=opts) for i, s in enumerate(arr)]
+        return RecognizeRequest(seqs, True, top_k, classes, warning=sequences_warning(seqs))
+    seqs = [check_skeleton(arr, limits, ["body"], opts=opts)]
+    return RecognizeRequest(seqs, False, top_k, classes, warning=sequences_warning(seqs))
 
 
 def check_text(value: str | None, name: str, index: int, limits: Limits) -> None:
