@@ -50,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--format", choices=("table", "json", "csv"), default=None,
                      help="output format (default: from --out's suffix, else table)")
     rec.add_argument("--batch-size", type=int, default=8, help="sequences per request")
+    rec.add_argument("--layout", default=None, help="joint layout of .npy files: ntu25 (default), coco17, "
+                     "coco17-3d, mediapipe33, openpose25, openpose25-3d (docs/skeletons.md)")
+    rec.add_argument("--units", default=None, help="coordinate units: m (default), cm, mm for 3D; px for 2D")
+    rec.add_argument("--confidence-threshold", type=float, default=None,
+                     help="joints with a lower confidence count as missing (default 0.3)")
     rec.set_defaults(func=_cmd_recognize)
 
 
@@ -188,13 +193,18 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
         files = collect_files(args.path)
         candidates = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         results: list[tuple[Path, Any]] = []
+        warned: set[str] = set()
         with _client(args) as client, tqdm(total=len(files), unit="seq", disable=None, file=sys.stderr) as bar:
             for chunk in _chunks(files, args.batch_size):
                 arrays = [load_sequence(p) for p in chunk]
-                answers = client.recognize_batch(arrays, args.top_k, candidates)
+                answers = client.recognize_batch(arrays, args.top_k, candidates, layout=args.layout,
+                                                 units=args.units, confidence_threshold=args.confidence_threshold)
                 if len(answers) != len(chunk):
                     raise ValueError(f"the service answered {len(answers)} rankings for {len(chunk)} sequences")
                 results.extend(zip(chunk, answers, strict=True))
+                for note in sorted({a.warning for a in answers if a.warning} - warned):
+                    warned.add(note)
+                    print(f"warning: {note}", file=sys.stderr)
                 bar.update(len(chunk))
         text = format_results(results, fmt)
         if args.out:

@@ -61,7 +61,8 @@ def _as_spec(item: ClassLike) -> ClassSpec:
 def _as_array(skeleton: Any) -> np.ndarray:
     array = np.asarray(skeleton, dtype=np.float32)
     if array.ndim not in (3, 4):
-        raise ValueError(f"a skeleton must be (T, 25, 3) or (M, T, 25, 3), got shape {array.shape}")
+        raise ValueError(f"a skeleton must be (T, 25, 3) or (M, T, 25, 3) for ntu25, (T, V, C) or (M, T, V, C) "
+                         f"for another layout, got shape {array.shape}")
     return array
 
 
@@ -78,15 +79,21 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _layout_fields(layout: str | None, units: str | None, confidence_threshold: float | None) -> dict[str, Any]:
+    """The layout options that were given, as recognize body fields / query parameters."""
+    given = {"layout": layout, "units": units, "confidence_threshold": confidence_threshold}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _recognize_call(skeletons: Sequence[Any], batch: bool, top_k: int | None, classes: Sequence[str] | None,
-                    encoding: Encoding) -> _Call:
+                    encoding: Encoding, layout_fields: dict[str, Any] | None = None) -> _Call:
     arrays = [_as_array(s) for s in skeletons]
     if encoding == "npy":
         if batch and len({a.shape for a in arrays}) > 1:
             raise ValueError("an npy batch needs sequences of one shape (N,M,T,25,3); use encoding='json' "
                              f"for sequences of different lengths (got {sorted({a.shape for a in arrays})})")
         payload = np.stack(arrays) if batch else arrays[0]
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = dict(layout_fields or {})
         if top_k is not None:
             params["top_k"] = top_k
         if classes:
@@ -100,6 +107,7 @@ def _recognize_call(skeletons: Sequence[Any], batch: bool, top_k: int | None, cl
         body["top_k"] = top_k
     if classes:
         body["classes"] = list(classes)
+    body.update(layout_fields or {})
     return _Call("POST", "/recognize", json=body)
 
 
@@ -224,16 +232,21 @@ class ScaleClient(_Base):
         self._send(_Call("DELETE", _class_path(class_id)))
 
     def recognize(self, skeleton: Any, top_k: int | None = 5, classes: Sequence[str] | None = None,
-                  encoding: Encoding = "json") -> Recognition:
-        """POST /recognize for one (T,25,3) or (M,T,25,3) sequence; `classes` restricts the candidates."""
-        return parse_recognitions(self._send(_recognize_call([skeleton], False, top_k, classes, encoding)))[0]
+                  encoding: Encoding = "json", layout: str | None = None, units: str | None = None,
+                  confidence_threshold: float | None = None) -> Recognition:
+        """POST /recognize for one (T,V,C) or (M,T,V,C) sequence of `layout` (default ntu25); `classes` restricts."""
+        extra = _layout_fields(layout, units, confidence_threshold)
+        return parse_recognitions(self._send(_recognize_call([skeleton], False, top_k, classes, encoding, extra)))[0]
 
     def recognize_batch(self, skeletons: Sequence[Any], top_k: int | None = 5,
-                        classes: Sequence[str] | None = None, encoding: Encoding = "json") -> list[Recognition]:
+                        classes: Sequence[str] | None = None, encoding: Encoding = "json",
+                        layout: str | None = None, units: str | None = None,
+                        confidence_threshold: float | None = None) -> list[Recognition]:
         """POST /recognize with several sequences in one request; one Recognition per sequence, in order."""
         if not skeletons:
             raise ValueError("no skeletons to recognize")
-        return parse_recognitions(self._send(_recognize_call(skeletons, True, top_k, classes, encoding)))
+        extra = _layout_fields(layout, units, confidence_threshold)
+        return parse_recognitions(self._send(_recognize_call(skeletons, True, top_k, classes, encoding, extra)))
 
 
 class AsyncScaleClient(_Base):
@@ -317,15 +330,20 @@ class AsyncScaleClient(_Base):
         await self._send(_Call("DELETE", _class_path(class_id)))
 
     async def recognize(self, skeleton: Any, top_k: int | None = 5, classes: Sequence[str] | None = None,
-                        encoding: Encoding = "json") -> Recognition:
-        """POST /recognize for one (T,25,3) or (M,T,25,3) sequence; `classes` restricts the candidates."""
-        call = _recognize_call([skeleton], False, top_k, classes, encoding)
+                        encoding: Encoding = "json", layout: str | None = None, units: str | None = None,
+                        confidence_threshold: float | None = None) -> Recognition:
+        """POST /recognize for one (T,V,C) or (M,T,V,C) sequence of `layout` (default ntu25); `classes` restricts."""
+        call = _recognize_call([skeleton], False, top_k, classes, encoding,
+                               _layout_fields(layout, units, confidence_threshold))
         return parse_recognitions(await self._send(call))[0]
 
     async def recognize_batch(self, skeletons: Sequence[Any], top_k: int | None = 5,
-                              classes: Sequence[str] | None = None, encoding: Encoding = "json") -> list[Recognition]:
+                              classes: Sequence[str] | None = None, encoding: Encoding = "json",
+                              layout: str | None = None, units: str | None = None,
+                              confidence_threshold: float | None = None) -> list[Recognition]:
         """POST /recognize with several sequences in one request; one Recognition per sequence, in order."""
         if not skeletons:
             raise ValueError("no skeletons to recognize")
-        return parse_recognitions(await self._send(_recognize_call(skeletons, True, top_k, classes, encoding)))
+        extra = _layout_fields(layout, units, confidence_threshold)
+        return parse_recognitions(await self._send(_recognize_call(skeletons, True, top_k, classes, encoding, extra)))
 

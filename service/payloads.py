@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from model.config import NUM_CHANNELS, NUM_JOINTS
+from service.layout_input import (
+    NTU25,
+    LayoutOptions,
+    check_layout_shape,
+    convert,
+    layout_options,
+    sequences_warning,
+)
 from service.problems import Problem, invalid
 
 NPY_MEDIA_TYPE = "application/x-npy"
@@ -69,10 +76,15 @@ class RecognizeIn(BaseModel):
     """JSON body of POST /recognize: exactly one of `skeleton` or `skeletons`."""
 
     model_config = ConfigDict(extra="forbid")
-    skeleton: Any = Field(None, description="one sequence, (T,25,3) or (M,T,25,3) nested lists")
-    skeletons: list[Any] | None = Field(None, description="several sequences, each (T,25,3) or (M,T,25,3)")
+    skeleton: Any = Field(None, description="one sequence, (T,V,C) or (M,T,V,C) of the layout "
+                    "(ntu25: (T,25,3) or (M,T,25,3))")
+    skeletons: list[Any] | None = Field(None, description="several sequences, each (T,V,C) or (M,T,V,C)")
     top_k: int | None = Field(None, ge=1, description="classes to return (default: SCALE_TOP_K, 5)")
     classes: list[str] | None = Field(None, description="candidate class ids or labels (default: all)")
+    layout: str | None = Field(None, description="joint layout of the skeletons: ntu25 (default), coco17, "
+                               "coco17-3d, mediapipe33, openpose25, openpose25-3d (see GET /info)")
+    units: str | None = Field(None, description="3D: m (default), cm or mm; 2D layouts: px")
+    confidence_threshold: float | None = Field(None, description="joints below it count as missing (0.3)")
 
 
 class ResultItem(BaseModel):
@@ -115,10 +127,11 @@ class RecognizeRequest:
     batched: bool
     top_k: int
     classes: list[str] | None
+    warning: str | None = None
 
 
-def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarray:
-    """Validate one sequence and return it as float32 (M,T,25,3); raises a 422 Problem naming the issue."""
+def check_skeleton(value: Any, limits: Limits, loc: list[str | int], *, opts: LayoutOptions = NTU25) -> np.ndarray:
+    """Validate one sequence of `opts.layout`, return it as float32 NTU (M,T,25,3); 422 naming the issue."""
     where = ".".join(str(p) for p in loc)
     try:
         arr = np.asarray(value)
@@ -128,18 +141,10 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarr
         # strings, booleans, nulls and ragged lists all end up here: never coerce them to numbers
         raise invalid(f"{where} must be a rectangular nested list of numbers (got {_kind_name(arr)})", loc=loc)
     arr = arr.astype(np.float64, copy=False)
-    if arr.ndim not in (3, 4):
-        raise invalid(f"{where} must have rank 3 (T,25,3) or 4 (M,T,25,3), got rank {arr.ndim} "
-                      f"with shape {list(arr.shape)}", loc=loc, kind="bad-shape")
+    check_layout_shape(arr, opts, where, loc)
     if arr.ndim == 3:
         arr = arr[None]
-    persons, frames, joints, channels = arr.shape
-    if joints != NUM_JOINTS:
-        raise invalid(f"{where} must have {NUM_JOINTS} joints (NTU-25 layout), got {joints}",
-                      loc=loc, kind="bad-shape")
-    if channels != NUM_CHANNELS:
-        raise invalid(f"{where} must have {NUM_CHANNELS} channels (x,y,z), got {channels}",
-                      loc=loc, kind="bad-shape")
+    persons, frames = arr.shape[:2]
     if not 1 <= persons <= MAX_PERSONS_IN:
         raise invalid(f"{where} must have 1..{MAX_PERSONS_IN} persons, got {persons}", loc=loc, kind="bad-shape")
     if frames == 0:
@@ -154,7 +159,7 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarr
                       loc=loc, kind="non-finite")
     if np.abs(arr).max() > 1e6:
         raise invalid(f"{where} has coordinates beyond 1e6 (expected metres)", loc=loc, kind="out-of-range")
-    return arr.astype(np.float32)
+    return convert(arr, opts, where, loc)
 
 
 def _kind_name(arr: np.ndarray) -> str:
@@ -194,16 +199,18 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
         raise invalid("give exactly one of 'skeleton' (one sequence) or 'skeletons' (a list)", loc=["body"])
     top_k = req.top_k if req.top_k is not None else limits.default_top_k
     _check_options(top_k, req.classes, limits)
+    opts = layout_options(req.layout, req.units, req.confidence_threshold, ["body", "layout"])
     if req.skeletons is not None:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
-        seqs = [check_skeleton(s, limits, ["body", "skeletons", i]) for i, s in enumerate(req.skeletons)]
-        return RecognizeRequest(seqs, True, top_k, req.classes)
-    return RecognizeRequest([check_skeleton(req.skeleton, limits, ["body", "skeleton"])], False,
-                            top_k, req.classes)
+        seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts=opts) for i, s in enumerate(req.skeletons)]
+        return RecognizeRequest(seqs, True, top_k, req.classes, warning=sequences_warning(seqs))
+    seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts=opts)]
+    return RecognizeRequest(seqs, False, top_k, req.classes, warning=sequences_warning(seqs))
 
 
-def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits) -> RecognizeRequest:
-    """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,25,3) a batch."""
+def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits,
+                      opts: LayoutOptions = NTU25) -> RecognizeRequest:
+    """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,V,C) a batch."""
     _check_options(top_k, classes, limits)
     try:
         arr = np.load(io.BytesIO(body), allow_pickle=False)
@@ -215,9 +222,10 @@ def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits
                       loc=["body"], kind="bad-npy")
     if arr.ndim == 5:
         _check_count(list(arr), limits, ["body"])
-        return RecognizeRequest([check_skeleton(s, limits, ["body", i]) for i, s in enumerate(arr)],
-                                True, top_k, classes)
-    return RecognizeRequest([check_skeleton(arr, limits, ["body"])], False, top_k, classes)
+        seqs = [check_skeleton(s, limits, ["body", i], opts=opts) for i, s in enumerate(arr)]
+        return RecognizeRequest(seqs, True, top_k, classes, warning=sequences_warning(seqs))
+    seqs = [check_skeleton(arr, limits, ["body"], opts=opts)]
+    return RecognizeRequest(seqs, False, top_k, classes, warning=sequences_warning(seqs))
 
 
 def check_text(value: str | None, name: str, index: int, limits: Limits) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from model.layouts import LAYOUTS
 from service.deps import get_state
 from service.metrics import CONTENT_TYPE
 
@@ -54,6 +55,7 @@ async def info(request: Request) -> dict[str, Any]:
                      "queue_size": state.settings.queue_size, "warm_sizes": state.engine.buckets or [1]},
         "limits": state.limits.__dict__,
         "demo": state.demo,
+        "layouts": {name: spec.info() for name, spec in LAYOUTS.items()},
     }
     if state.warning:
         out["warning"] = state.warning

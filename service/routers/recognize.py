@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
 from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState, get_state
+from service.layout_input import layout_options
 from service.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
@@ -29,7 +30,8 @@ router = APIRouter(tags=["recognition"])
 _BODY_DOC = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": RecognizeIn.model_json_schema()},
     NPY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary",
-                                "description": ".npy array (T,25,3), (M,T,25,3) or a batch (N,M,T,25,3)"}},
+                                "description": ".npy array (T,V,C), (M,T,V,C) or a batch (N,M,T,V,C) "
+                                               "of the `layout` query parameter (default ntu25: V=25, C=3)"}},
 }}}
 
 
@@ -85,18 +87,20 @@ def rank(energy: np.ndarray, uncertainty: np.ndarray, records: list[ClassRecord]
     return items, float(uncertainty[order[0]])
 
 
-async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
-                 state: ServiceState) -> RecognizeRequest:
+async def _parse(request: Request, top_k: int | None, classes: list[str] | None, state: ServiceState,
+                 layout_query: tuple[str | None, str | None, float | None] = (None, None, None)) -> RecognizeRequest:
     body = await request.body()
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media in (NPY_MEDIA_TYPE, "application/octet-stream"):
         k = top_k if top_k is not None else state.limits.default_top_k
-        return await run_in_threadpool(parse_npy_request, body, k, classes, state.limits)
+        opts = layout_options(*layout_query, ["query", "layout"])
+        return await run_in_threadpool(parse_npy_request, body, k, classes, state.limits, opts)
     if media != "application/json" and not media.endswith("+json"):
         raise Problem(415, "unsupported-media-type", f"Content-Type {media!r} is not supported; send "
                       f"application/json or {NPY_MEDIA_TYPE}")
-    if top_k is not None or classes is not None:
-        raise invalid("with a JSON body give top_k and classes in the body, not the query", loc=["query"])
+    if top_k is not None or classes is not None or any(v is not None for v in layout_query):
+        raise invalid("with a JSON body give top_k, classes and layout options in the body, not the query",
+                      loc=["query"])
     return await run_in_threadpool(parse_json_request, body, state.limits)
 
 
@@ -107,10 +111,15 @@ async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
 async def recognize(request: Request,
                     top_k: Annotated[int | None, Query(description=".npy bodies: classes to return")] = None,
                     classes: Annotated[list[str] | None, Query(description=".npy bodies: candidate ids/labels")]
-                    = None) -> RecognizeOut | BatchRecognizeOut:
+                    = None,
+                    layout: Annotated[str | None, Query(description=".npy bodies: joint layout (GET /info)")] = None,
+                    units: Annotated[str | None, Query(description=".npy bodies: m, cm, mm (3D) or px (2D)")] = None,
+                    confidence_threshold: Annotated[float | None, Query(description=".npy bodies: missing-joint "
+                                                                        "threshold")] = None,
+                    ) -> RecognizeOut | BatchRecognizeOut:
     """Rank registered classes (or the given candidates) for one or several skeleton sequences."""
     state = get_state(request)
-    req = await _parse(request, top_k, classes, state)
+    req = await _parse(request, top_k, classes, state, (layout, units, confidence_threshold))
     snap = await state.snapshot()  # cheap version check: classes added on another replica are seen now
     records = resolve_candidates(snap, req.classes)
     rows = await state.conditioner.rows(records)
@@ -124,7 +133,8 @@ async def recognize(request: Request,
     temperature = state.bundle.manifest.score_temperature
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
     common = {"bundle_version": state.bundle.version, "registry_version": snap.version,
-              "demo": True if state.demo else None, "warning": state.warning}
+              "demo": True if state.demo else None,
+              "warning": "; ".join(w for w in (state.warning, req.warning) if w) or None}
     if req.batched:
         return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked], **common)
     return RecognizeOut(results=ranked[0][0], uncertainty=ranked[0][1], **common)

@@ -1,0 +1,198 @@
+"""Skeleton layouts the service accepts and their conversion onto NTU-25 (Kinect camera space, metres, y up).
+
+Arrays keep the (M, T, V, C) convention with V of the layout; (T, V, C) means M = 1. Channels:
+
+| layout | V | C | channels | axes of the input |
+|---|---|---|---|---|
+| `ntu25` | 25 | 3 | x, y, z | NTU / Kinect camera space: y up, z away from the sensor |
+| `coco17` | 17 | 2 or 3 | u, v [, confidence] | image: u right, v down (pixels or normalised) |
+| `coco17-3d` | 17 | 3 or 4 | x, y, z [, confidence] | camera (OpenCV): x right, y down, z away from the camera |
+| `mediapipe33` | 33 | 3 or 4 | x, y, z [, visibility] | MediaPipe world landmarks: metres, origin hip centre, y down |
+| `openpose25` | 25 | 2 or 3 | u, v [, confidence] | image, like `coco17` |
+| `openpose25-3d` | 25 | 3 or 4 | x, y, z [, confidence] | camera, like `coco17-3d` |
+
+The optional last channel (C = spatial dims + 1) is the per-joint confidence/visibility in [0, 1].
+
+Conversion rules (`to_ntu25`):
+- missing joints (confidence < `confidence_threshold`, or all coordinates exactly 0) are filled as in
+  model/layout_fill.py; the 25 NTU joints are then built by the rules in model/layout_maps.py;
+- axes: image / OpenCV / MediaPipe axes are turned by 180 degrees about the viewing axis, (x, y, z) ->
+  (-x, -y, z), which makes y point up and puts the subject's right shoulder at larger x, as in NTU (whose x
+  points to the sensor's left). It is a rotation, not a mirror, so handedness is kept;
+- 3D units: `units` "m" (default), "cm" or "mm" scale to metres; the depth is then shifted so that the median
+  hip-centre depth is `DEPTH_M` (3 m, a usual Kinect distance; MediaPipe's origin is the hip centre). A
+  constant shift changes nothing after preprocessing, which centres every frame on SpineMid, but keeps
+  joints away from (0, 0, 0), which means "empty" in NTU arrays;
+- 2D depth rule: the image scale is unknown, so coordinates are scaled to make the median shoulder-centre to
+  hip-centre distance over the sequence `TORSO_M` (0.5 m, an adult torso), and every joint gets z = `DEPTH_M`
+  (a flat skeleton facing the sensor). `units` must be "px" (the default for 2D; normalised image
+  coordinates work too);
+- `ntu25` is returned as given (only scaled by `units`), empty joints included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.layout_fill import fill_missing, missing_mask
+from model.layout_maps import (
+    COCO17_JOINTS,
+    COCO17_PARENTS,
+    MEDIAPIPE33_JOINTS,
+    MEDIAPIPE33_PARENTS,
+    NTU25_JOINTS,
+    OPENPOSE25_JOINTS,
+    OPENPOSE25_PARENTS,
+    Builder,
+    ntu25_from_coco17,
+    ntu25_from_mediapipe33,
+    ntu25_from_openpose25,
+    ntu25_identity,
+)
+
+DEFAULT_LAYOUT = "ntu25"
+DEFAULT_CONFIDENCE_THRESHOLD = 0.3
+DEPTH_M = 3.0
+TORSO_M = 0.5
+UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+SPINE_BASE, SPINE_SHOULDER = 0, 20
+
+
+class LayoutError(ValueError):
+    """An unknown layout or units, or an array whose shape does not fit its layout."""
+
+
+@dataclass(frozen=True)
+class LayoutSpec:
+    """One accepted layout: joint count, spatial dims, axes and the rules that map it onto NTU-25."""
+
+    name: str
+    joints: tuple[str, ...]
+    dims: int  # spatial channels: 2 (image) or 3
+    axes: str  # "ntu" or "opencv" (x right, y down, z away from the camera; images: u right, v down)
+    builder: Builder
+    parents: tuple[tuple[int, ...], ...] | None
+    hips: tuple[int, int] | None  # (left, right) source indices, for the depth shift and the 2D scale
+    shoulders: tuple[int, int] | None
+    description: str
+
+    @property
+    def num_joints(self) -> int:
+        """V of the layout."""
+        return len(self.joints)
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Accepted C: the spatial dims, plus dims + 1 (confidence last) for non-NTU layouts."""
+        return (self.dims,) if self.axes == "ntu" else (self.dims, self.dims + 1)
+
+    def shape_text(self) -> str:
+        """Accepted shapes, e.g. "(T,17,2|3) or (M,T,17,2|3)"."""
+        c = "|".join(str(c) for c in self.channels)
+        return f"(T,{self.num_joints},{c}) or (M,T,{self.num_joints},{c})"
+
+    def info(self) -> dict[str, object]:
+        """JSON-friendly description for /info."""
+        return {"joints": self.num_joints, "channels": list(self.channels), "dims": self.dims,
+                "confidence_channel": None if self.axes == "ntu" else self.dims,
+                "shape": self.shape_text(), "description": self.description}
+
+
+LAYOUTS: dict[str, LayoutSpec] = {spec.name: spec for spec in (
+    LayoutSpec("ntu25", NTU25_JOINTS, 3, "ntu", ntu25_identity, None, None, None,
+               "NTU RGB+D / Kinect v2, metres, y up (native)"),
+    LayoutSpec("coco17", COCO17_JOINTS, 2, "opencv", ntu25_from_coco17, COCO17_PARENTS, (11, 12), (5, 6),
+               "COCO-17 keypoints in image coordinates (u, v[, confidence])"),
+    LayoutSpec("coco17-3d", COCO17_JOINTS, 3, "opencv", ntu25_from_coco17, COCO17_PARENTS, (11, 12), (5, 6),
+               "COCO-17 lifted to 3D, camera axes x right y down (x, y, z[, confidence])"),
+    LayoutSpec("mediapipe33", MEDIAPIPE33_JOINTS, 3, "opencv", ntu25_from_mediapipe33, MEDIAPIPE33_PARENTS,
+               (23, 24), (11, 12), "MediaPipe Pose world landmarks, metres, y down (x, y, z[, visibility])"),
+    LayoutSpec("openpose25", OPENPOSE25_JOINTS, 2, "opencv", ntu25_from_openpose25, OPENPOSE25_PARENTS,
+               (12, 9), (5, 2), "OpenPose BODY_25 in image coordinates (u, v[, confidence])"),
+    LayoutSpec("openpose25-3d", OPENPOSE25_JOINTS, 3, "opencv", ntu25_from_openpose25, OPENPOSE25_PARENTS,
+               (12, 9), (5, 2), "OpenPose BODY_25 in 3D, camera axes x right y down (x, y, z[, confidence])"),
+)}
+
+
+def get_layout(name: str) -> LayoutSpec:
+    """The spec of a layout name; LayoutError naming the known ones otherwise."""
+    try:
+        return LAYOUTS[name]
+    except (KeyError, TypeError):
+        raise LayoutError(f"unknown layout {name!r}; known layouts: {', '.join(LAYOUTS)}") from None
+
+
+def resolve_units(spec: LayoutSpec, units: str | None) -> str:
+    """Default units ("m" for 3D, "px" for 2D) or a LayoutError when they do not apply to the layout."""
+    if units is None:
+        return "px" if spec.dims == 2 else "m"
+    if spec.dims == 2 and units != "px":
+        raise LayoutError(f"layout {spec.name!r} is 2D: units must be 'px' (the scale comes from the body-size "
+                          f"rule), got {units!r}")
+    if spec.dims == 3 and units not in UNIT_SCALE:
+        raise LayoutError(f"units for layout {spec.name!r} must be one of {', '.join(UNIT_SCALE)}, got {units!r}")
+    return units
+
+
+def check_shape(array: np.ndarray, layout: str) -> np.ndarray:
+    """Return (M,T,V,C) for a (T,V,C) or (M,T,V,C) array that fits the layout; LayoutError otherwise."""
+    spec = get_layout(layout)
+    arr = np.asarray(array)
+    if arr.ndim not in (3, 4) or arr.shape[-2] != spec.num_joints or arr.shape[-1] not in spec.channels:
+        raise LayoutError(f"layout {spec.name!r} expects {spec.shape_text()}, got shape {list(arr.shape)}")
+    return arr if arr.ndim == 4 else arr[None]
+
+
+def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
+             confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD, units: str | None = None) -> np.ndarray:
+    """Convert a (T,V,C) or (M,T,V,C) skeleton of `layout` to float32 (M,T,25,3) NTU-25 (rules above)."""
+    spec = get_layout(layout)
+    units = resolve_units(spec, units)
+    arr = check_shape(array, layout).astype(np.float64)
+    if spec.axes == "ntu":
+        return (arr * UNIT_SCALE[units]).astype(np.float32)
+    coords = arr[..., :spec.dims]
+    confidence = arr[..., spec.dims] if arr.shape[-1] > spec.dims else None
+    filled, present = fill_missing(coords, missing_mask(coords, confidence, confidence_threshold), spec.parents)
+    if spec.dims == 2:
+        scale = TORSO_M / _median_torso(filled, present, spec)
+        xyz = np.concatenate([filled * scale, np.zeros_like(filled[..., :1])], axis=-1)
+    else:
+        xyz = filled * UNIT_SCALE[units]
+    xyz[..., :2] *= -1.0  # 180 degrees about the viewing axis: y up, subject's right at larger x
+    if spec.dims == 2:
+        xyz[..., 2] = DEPTH_M
+    else:
+        hip_z = (xyz[..., spec.hips[0], 2] + xyz[..., spec.hips[1], 2]) / 2.0
+        xyz[..., 2] += DEPTH_M - float(np.median(hip_z[present])) if present.any() else 0.0
+    out = spec.builder(xyz)
+    out[~present] = 0.0
+    return out.astype(np.float32)
+
+
+def _median_torso(coords: np.ndarray, present: np.ndarray, spec: LayoutSpec) -> float:
+    """Median shoulder-centre to hip-centre distance over present person-frames (LayoutError when 0)."""
+    (lh, rh), (ls, rs) = spec.hips, spec.shoulders
+    torso = (coords[..., ls, :] + coords[..., rs, :] - coords[..., lh, :] - coords[..., rh, :]) / 2.0
+    lengths = np.linalg.norm(torso, axis=-1)[present]
+    median = float(np.median(lengths)) if lengths.size else 0.0
+    if not median > 0:
+        raise LayoutError(f"layout {spec.name!r}: cannot scale 2D input to metres, the shoulders and hips "
+                          "coincide (or no joint is above the confidence threshold)")
+    return median
+
+
+def units_warning(ntu: np.ndarray) -> str | None:
+    """A warning when NTU metres look like centimetres or millimetres (median torso length of present frames)."""
+    torso = np.linalg.norm(ntu[..., SPINE_SHOULDER, :] - ntu[..., SPINE_BASE, :], axis=-1)
+    both = np.any(ntu[..., SPINE_SHOULDER, :] != 0, axis=-1) & np.any(ntu[..., SPINE_BASE, :] != 0, axis=-1)
+    if not both.any():
+        return None
+    median = float(np.median(torso[both]))
+    if median < 5.0:  # an adult torso is ~0.5 m; 5 m is impossible
+        return None
+    guess = "millimetres" if median >= 150.0 else "centimetres"
+    return (f"coordinates look like {guess}: the median torso length is {median:.4g} in the given units, about "
+            f"0.5 is expected in metres; pass units='{'mm' if guess == 'millimetres' else 'cm'}'")
