@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +37,8 @@ class ClassIn(BaseModel):
     label: str = Field(..., examples=["drink water"])
     description: str | None = Field(None, examples=["lifting a cup to the mouth"])
     prompt: str | None = Field(None, description="explicit text; overrides template + description")
+    descriptions: list[str] | None = Field(None, description="more texts, each template(label) + '. ' + it")
+    texts: list[str] | None = Field(None, description="more texts, used verbatim")
 
 
 class ClassesIn(BaseModel):
@@ -54,6 +56,7 @@ class ClassOut(BaseModel):
     description: str | None = None
     prompt: str
     created_at: float
+    texts: list[str] = Field(default_factory=list, description="every text of the class, the prompt first")
 
 
 class ClassList(BaseModel):
@@ -73,6 +76,8 @@ class RecognizeIn(BaseModel):
     skeletons: list[Any] | None = Field(None, description="several sequences, each (T,25,3) or (M,T,25,3)")
     top_k: int | None = Field(None, ge=1, description="classes to return (default: SCALE_TOP_K, 5)")
     classes: list[str] | None = Field(None, description="candidate class ids or labels (default: all)")
+    aggregation: Literal["logmeanexp", "min", "mean_conditioning"] | None = Field(
+        None, description="how a class's text energies fold into one (default: SCALE_TEXT_AGGREGATION)")
 
 
 class ResultItem(BaseModel):
@@ -115,6 +120,7 @@ class RecognizeRequest:
     batched: bool
     top_k: int
     classes: list[str] | None
+    aggregation: str | None = None  # None: the service's SCALE_TEXT_AGGREGATION
 
 
 def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarray:
@@ -197,9 +203,9 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
     if req.skeletons is not None:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
         seqs = [check_skeleton(s, limits, ["body", "skeletons", i]) for i, s in enumerate(req.skeletons)]
-        return RecognizeRequest(seqs, True, top_k, req.classes)
+        return RecognizeRequest(seqs, True, top_k, req.classes, req.aggregation)
     return RecognizeRequest([check_skeleton(req.skeleton, limits, ["body", "skeleton"])], False,
-                            top_k, req.classes)
+                            top_k, req.classes, req.aggregation)
 
 
 def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits) -> RecognizeRequest:

@@ -1,0 +1,204 @@
+"""Bundle hot reload: load, verify, warm and condition a new bundle, then swap it in with one reference."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from model.bundle import BundleError, load_bundle
+from service.deps import ServiceState
+from service.inference import choose_providers
+from service.model_state import ModelState, build_model
+from service.registry import RegistryUnavailable
+
+log = logging.getLogger(__name__)
+BUNDLE_HEADER = "x-scale-bundle-version"
+DRAIN_TIMEOUT_S = 60.0
+
+
+class ReloadFailed(Exception):
+    """A reload that did not happen; the old bundle keeps serving. `status` and `kind` shape the answer."""
+
+    def __init__(self, status: int, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.kind, self.reason = status, kind, reason
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What a successful (or no-op) reload did."""
+
+    status: str  # "reloaded" or "unchanged" (the directory holds the version already serving)
+    bundle_version: str
+    previous_version: str
+    bundle_path: str
+    seconds: float
+    classes: int  # registered classes conditioned for the new bundle before the swap
+    texts: int
+
+
+class ReloadMetrics:
+    """Reload counters, the last outcome's time, and the serving bundle as an info-style gauge."""
+
+    def __init__(self, registry: Any) -> None:
+        self.reloads = Counter("scale_bundle_reloads", "Bundle reloads by result (reloaded, unchanged, failed)",
+                               ["result"], registry=registry)
+        self.last_success = Gauge("scale_bundle_reload_last_success_timestamp_seconds",
+                                  "Unix time of the last successful bundle swap", registry=registry)
+        self.last_failure = Gauge("scale_bundle_reload_last_failure_timestamp_seconds",
+                                  "Unix time of the last failed bundle reload", registry=registry)
+        self.serving = Gauge("scale_bundle_info", "The bundle version serving now (value 1)", ["bundle_version"],
+                             registry=registry)
+        for result in ("reloaded", "unchanged", "failed"):
+            self.reloads.labels(result)  # exported at 0 before the first reload
+
+    def now_serving(self, old: str | None, new: str) -> None:
+        """Move the info gauge from the old version to the new one."""
+        if old is not None and old != new:
+            self.serving.remove(old)
+        self.serving.labels(new).set(1)
+
+
+class Reloader:
+    """Serialises reloads for one ServiceState and retires replaced models once their requests finished."""
+
+    def __init__(self, state: ServiceState, default_path: Callable[[], Path]) -> None:
+        self.state = state
+        self._default_path = default_path
+        self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task] = set()
+        self._sighup = False
+        self.metrics = ReloadMetrics(state.metrics.registry)
+        self.metrics.now_serving(None, state.model.version)
+        self.last_error: str | None = None
+        self.last_result: ReloadResult | None = None
+
+    async def reload(self, path: Path | str | None = None, source: str = "admin") -> ReloadResult:
+        """Load the bundle at `path` (default: the configured one) and swap it in; ReloadFailed says why not."""
+        if self._lock.locked():
+            raise ReloadFailed(409, "reload-in-progress", "another bundle reload is in progress; retry when "
+                                                           "it finished")
+        async with self._lock:
+            started = time.perf_counter()
+            try:
+                result = await self._load_and_swap(Path(path) if path else self._default_path(), started)
+            except ReloadFailed as exc:
+                self._failed(exc, source)
+                raise
+            except Exception as exc:  # anything else (onnxruntime, warm-up) also leaves the old bundle serving
+                failure = ReloadFailed(422, "reload-failed", f"{type(exc).__name__}: {exc}")
+                self._failed(failure, source, exc)
+                raise failure from exc
+        self.metrics.reloads.labels(result.status).inc()
+        self.last_result, self.last_error = result, None
+        log.info("bundle reload (%s): %s %s -> %s from %s in %.2fs (%d classes, %d texts conditioned)", source,
+                 result.status, result.previous_version, result.bundle_version, result.bundle_path,
+                 result.seconds, result.classes, result.texts)
+        return result
+
+    def _failed(self, exc: ReloadFailed, source: str, cause: BaseException | None = None) -> None:
+        self.metrics.reloads.labels("failed").inc()
+        self.metrics.last_failure.set(time.time())
+        self.last_error = exc.reason
+        log.error("bundle reload (%s) failed, still serving %s: %s", source, self.state.model.version,
+                  exc.reason, exc_info=cause)
+
+    async def _load_and_swap(self, path: Path, started: float) -> ReloadResult:
+        state, old = self.state, self.state.model
+        try:
+            bundle = await asyncio.to_thread(load_bundle, path, providers=choose_providers(state.settings.device))
+        except BundleError as exc:
+            raise ReloadFailed(422, "bundle-rejected", str(exc)) from exc
+        if bundle.version == old.version:
+            return ReloadResult("unchanged", old.version, old.version, str(path), 0.0, 0, 0)
+        text_encoder = await self._text_encoder_for(bundle, old)
+        model = build_model(state.settings, state.metrics, bundle, text_encoder, state.registry)
+        await asyncio.to_thread(model.engine.warmup)
+        try:
+            snap = await state.snapshot()
+        except RegistryUnavailable as exc:
+            raise ReloadFailed(503, "registry-unavailable", f"cannot read the registered classes to "
+                                                            f"condition them: {exc}") from exc
+        texts = [t for r in snap.classes for t in r.all_texts]
+        await model.conditioner.text_rows(texts)
+        model.batcher.start()
+        state.model = model  # the swap: one reference; requests holding `old` finish on it
+        self.metrics.now_serving(old.version, model.version)
+        self.metrics.last_success.set(time.time())
+        task = asyncio.create_task(old.retire(DRAIN_TIMEOUT_S), name=f"scale-retire-{old.version}")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        return ReloadResult("reloaded", model.version, old.version, str(path),
+                            round(time.perf_counter() - started, 3), len(snap.classes), len(set(texts)))
+
+    async def _text_encoder_for(self, bundle: Any, old: ModelState) -> Any:
+        if old.text_encoder.weights_id == bundle.manifest.text.weights_id:
+            return old.text_encoder  # same CLIP weights: share the loaded tower
+        from service.app import StartupError, load_text_for
+
+        try:
+            return await asyncio.to_thread(load_text_for, bundle, self.state.settings)
+        except (StartupError, OSError, ValueError) as exc:
+            raise ReloadFailed(422, "text-weights-mismatch", str(exc)) from exc
+
+    def install_sighup(self) -> None:
+        """Reload the configured bundle path on SIGHUP (main thread with a Unix event loop only)."""
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+            self._sighup = True
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError) as exc:
+            log.debug("SIGHUP reload not available here: %s", exc)
+
+    def _on_sighup(self) -> None:
+        log.info("SIGHUP: reloading the configured bundle")
+        task = asyncio.get_running_loop().create_task(self._sighup_reload(), name="scale-sighup-reload")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _sighup_reload(self) -> None:
+        try:
+            await self.reload(None, "SIGHUP")
+        except ReloadFailed:
+            pass  # already logged and counted; the old bundle keeps serving
+
+    async def close(self) -> None:
+        """Stop listening for SIGHUP and finish retiring replaced bundles (shutdown)."""
+        if self._sighup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+
+class BundleVersionHeader:
+    """Names the bundle on every answer: the one the request scored with, else the one serving now."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                version = (scope.get("state") or {}).get("bundle_version")
+                service = getattr(getattr(scope.get("app"), "state", None), "service", None)
+                if version is None and service is not None:
+                    version = service.model.version
+                if version is not None:
+                    message.setdefault("headers", [])
+                    message["headers"] = [*message["headers"], (BUNDLE_HEADER.encode(), version.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_version)
