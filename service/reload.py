@@ -150,6 +150,12 @@ class Reloader:
         except (StartupError, OSError, ValueError) as exc:
             raise ReloadFailed(422, "text-weights-mismatch", str(exc)) from exc
 
+    def info(self) -> dict[str, Any]:
+        """For /info: the last reload's outcome and the last error (None after a success)."""
+        last = self.last_result
+        return {"in_progress": self._lock.locked(), "last_error": self.last_error,
+                "last": None if last is None else {**last.__dict__}, "sighup": self._sighup}
+
     def install_sighup(self) -> None:
         """Reload the configured bundle path on SIGHUP (main thread with a Unix event loop only)."""
         try:

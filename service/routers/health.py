@@ -54,7 +54,11 @@ async def info(request: Request) -> dict[str, Any]:
                      "queue_size": state.settings.queue_size, "warm_sizes": state.engine.buckets or [1]},
         "limits": state.limits.__dict__,
         "demo": state.demo,
+        "bundle_path": str(state.bundle.root),
+        "text_aggregation": state.settings.text_aggregation,
     }
+    if state.reloader is not None:
+        out["reload"] = state.reloader.info()
     if state.warning:
         out["warning"] = state.warning
     return out
