@@ -59,8 +59,8 @@ def test_reload_failures_keep_old_bundle_then_swap_with_conditioned_classes() ->
             assert client.post("/admin/reload", headers={"X-API-Key": "wrong-key-1234"}, json={}).status_code == 401
             missing = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(root / "nope")})
             damaged = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(broken)})
-            same = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(tiny_bundle().path)})
             info = client.get("/info").json()
+            same = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(tiny_bundle().path)})
             before = client.get("/metrics").text
             swap = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(other.path)})
             after_swap = client.get("/metrics").text
