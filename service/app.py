@@ -100,7 +100,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.batcher.start()
     warm = asyncio.create_task(_warm(state), name="scale-warmup")
     state.reloader = Reloader(state, lambda: resolve_bundle_path(state.settings))
-    state.reloader.install_sighup()
+    state.reloader.start()
     app.state.service = state
     try:
         yield

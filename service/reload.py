@@ -44,6 +44,7 @@ class ReloadResult:
     seconds: float
     classes: int  # registered classes conditioned for the new bundle before the swap
     texts: int
+    published: bool = False  # named as the fleet's desired bundle in Redis (replicas follow it)
 
 
 class ReloadMetrics:
@@ -77,20 +78,28 @@ class Reloader:
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task] = set()
         self._sighup = False
+        self._follower: asyncio.Task | None = None
+        self._seen: dict[str, str] | None = None  # the last fleet entry this replica acted on
         self.metrics = ReloadMetrics(state.metrics.registry)
         self.metrics.now_serving(None, state.model.version)
         self.last_error: str | None = None
         self.last_result: ReloadResult | None = None
 
-    async def reload(self, path: Path | str | None = None, source: str = "admin") -> ReloadResult:
-        """Load the bundle at `path` (default: the configured one) and swap it in; ReloadFailed says why not."""
+    async def reload(self, path: Path | str | None = None, source: str = "admin", *,
+                     expect_version: str | None = None, publish: bool = False) -> ReloadResult:
+        """Load the bundle at `path` (default: the configured one) and swap it in; ReloadFailed says why not.
+
+        `expect_version` refuses a directory holding another version; `publish` names the result as the
+        fleet's desired bundle in Redis, which the other replicas follow.
+        """
         if self._lock.locked():
             raise ReloadFailed(409, "reload-in-progress", "another bundle reload is in progress; retry when "
                                                            "it finished")
         async with self._lock:
             started = time.perf_counter()
             try:
-                result = await self._load_and_swap(Path(path) if path else self._default_path(), started)
+                result = await self._load_and_swap(Path(path) if path else self._default_path(), started,
+                                                   expect_version)
             except ReloadFailed as exc:
                 self._failed(exc, source)
                 raise
@@ -98,6 +107,8 @@ class Reloader:
                 failure = ReloadFailed(422, "reload-failed", f"{type(exc).__name__}: {exc}")
                 self._failed(failure, source, exc)
                 raise failure from exc
+        if publish:
+            result = await self._publish(result)
         self.metrics.reloads.labels(result.status).inc()
         self.last_result, self.last_error = result, None
         log.info("bundle reload (%s): %s %s -> %s from %s in %.2fs (%d classes, %d texts conditioned)", source,
@@ -112,12 +123,29 @@ class Reloader:
         log.error("bundle reload (%s) failed, still serving %s: %s", source, self.state.model.version,
                   exc.reason, exc_info=cause)
 
-    async def _load_and_swap(self, path: Path, started: float) -> ReloadResult:
+    async def _publish(self, result: ReloadResult) -> ReloadResult:
+        setter = getattr(self.state.registry, "set_desired_bundle", None)
+        if setter is None:
+            return result  # in-process registry: one replica, nothing to tell
+        path = str(Path(result.bundle_path).resolve())
+        try:
+            await setter(path, result.bundle_version)
+        except RegistryUnavailable as exc:
+            log.warning("reloaded, but could not name bundle %s for the other replicas: %s",
+                        result.bundle_version, exc)
+            return result
+        self._seen = {"bundle_path": path, "bundle_version": result.bundle_version}
+        return ReloadResult(**{**result.__dict__, "published": True})
+
+    async def _load_and_swap(self, path: Path, started: float, expect_version: str | None) -> ReloadResult:
         state, old = self.state, self.state.model
         try:
             bundle = await asyncio.to_thread(load_bundle, path, providers=choose_providers(state.settings.device))
         except BundleError as exc:
             raise ReloadFailed(422, "bundle-rejected", str(exc)) from exc
+        if expect_version is not None and bundle.version != expect_version:
+            raise ReloadFailed(422, "bundle-version-mismatch", f"{path} holds bundle {bundle.version}, not the "
+                                                              f"expected {expect_version}")
         if bundle.version == old.version:
             return ReloadResult("unchanged", old.version, old.version, str(path), 0.0, 0, 0)
         text_encoder = await self._text_encoder_for(bundle, old)
@@ -156,6 +184,32 @@ class Reloader:
         return {"in_progress": self._lock.locked(), "last_error": self.last_error,
                 "last": None if last is None else {**last.__dict__}, "sighup": self._sighup}
 
+    def start(self) -> None:
+        """Listen for SIGHUP and, with a Redis registry and SCALE_BUNDLE_POLL_S > 0, follow the fleet's bundle."""
+        self.install_sighup()
+        poll = self.state.settings.bundle_poll_s
+        if poll > 0 and hasattr(self.state.registry, "get_desired_bundle"):
+            self._follower = asyncio.get_running_loop().create_task(self._follow(poll), name="scale-bundle-follow")
+
+    async def _follow(self, poll_s: float) -> None:
+        while True:
+            try:
+                await self._follow_once()
+            except Exception:  # never let the follower die: the next poll tries again
+                log.exception("checking the fleet's desired bundle failed")
+            await asyncio.sleep(poll_s)
+
+    async def _follow_once(self) -> None:
+        desired = await self.state.registry.get_desired_bundle()
+        if desired is None or desired == self._seen or self._lock.locked():
+            return
+        self._seen = desired  # act once per published entry; a failure is not retried in a loop
+        if desired["bundle_version"] != self.state.model.version:
+            try:
+                await self.reload(desired["bundle_path"], "fleet", expect_version=desired["bundle_version"])
+            except ReloadFailed:
+                pass  # logged and counted; this replica keeps its bundle until the next publish
+
     def install_sighup(self) -> None:
         """Reload the configured bundle path on SIGHUP (main thread with a Unix event loop only)."""
         try:
@@ -177,10 +231,16 @@ class Reloader:
             pass  # already logged and counted; the old bundle keeps serving
 
     async def close(self) -> None:
-        """Stop listening for SIGHUP and finish retiring replaced bundles (shutdown)."""
+        """Stop listening for SIGHUP and following the fleet, finish retiring replaced bundles (shutdown)."""
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+            self._follower = None
         if self._sighup:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             self._sighup = False
+        self._follower: asyncio.Task | None = None
+        self._seen: dict[str, str] | None = None  # the last fleet entry this replica acted on
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
 

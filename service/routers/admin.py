@@ -18,6 +18,7 @@ class ReloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bundle_path: str | None = Field(None, min_length=1, max_length=4096,
                                     description="bundle directory on the server (default: SCALE_BUNDLE_PATH)")
+    fleet: bool = Field(True, description="with Redis: name it as the bundle every replica should serve")
 
 
 class ReloadOut(BaseModel):
@@ -30,6 +31,7 @@ class ReloadOut(BaseModel):
     seconds: float
     classes: int = Field(..., description="registered classes conditioned for the new bundle before the swap")
     texts: int
+    published: bool = Field(..., description="named in Redis as the fleet's bundle (the replicas follow it)")
 
 
 def require_admin_key(request: Request) -> None:
@@ -50,7 +52,7 @@ async def reload_bundle(body: ReloadIn, request: Request) -> ReloadOut:
     """Load, verify, warm and condition another bundle directory, then swap it in atomically."""
     state = get_state(request)
     try:
-        result = await state.reloader.reload(body.bundle_path, source="admin")
+        result = await state.reloader.reload(body.bundle_path, source="admin", publish=body.fleet)
     except ReloadFailed as exc:
         headers = {"Retry-After": str(state.settings.retry_after_s)} if exc.status in (409, 503) else None
         raise Problem(exc.status, exc.kind, f"bundle reload failed, still serving {state.model.version}: "

@@ -6,6 +6,7 @@ import asyncio
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -112,3 +113,36 @@ def test_retire_waits_for_requests_in_flight() -> None:
 
     released, at = asyncio.run(scenario())
     assert at >= released and model.active == 0
+
+
+def _wait_version(client, version: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/info").json()["bundle_version"] != version:
+        assert time.monotonic() < deadline, client.get("/info").json()["reload"]
+        time.sleep(0.1)
+
+
+def test_replicas_sharing_redis_converge_on_the_published_bundle(redis_server) -> None:
+    root = Path(tempfile.mkdtemp(prefix="scale-reload-fleet-"))
+    try:
+        other = seeded_bundle(root, 1)
+        vb = read_manifest(other.path).bundle_version
+        common = {"redis_url": redis_server.url, "api_key": KEY, "bundle_poll_s": 0.2}
+        with running_app(**common) as a, running_app(**common) as b:
+            assert a.post("/classes", headers=AUTH, json={"classes": [{"label": "walking"}]}).status_code == 200
+            swap = a.post("/admin/reload", headers=AUTH, json={"bundle_path": str(other.path)})
+            assert swap.status_code == 200 and swap.json()["published"] is True, swap.text
+            _wait_version(b, vb)
+            r = b.post("/recognize", json={"skeleton": skeleton(2).tolist()})
+            assert r.json()["bundle_version"] == vb
+            assert b.get("/info").json()["reload"]["last"]["previous_version"] != vb
+            with running_app(**common) as c:  # a replica started later adopts the published bundle too
+                _wait_version(c, vb)
+            local = a.post("/admin/reload", headers=AUTH,
+                           json={"bundle_path": str(tiny_bundle().path), "fleet": False})
+            assert local.json()["published"] is False
+            time.sleep(1.0)  # several polls: b keeps the published bundle, a keeps its local choice
+            assert b.get("/info").json()["bundle_version"] == vb
+            assert a.get("/info").json()["bundle_version"] == local.json()["bundle_version"] != vb
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
