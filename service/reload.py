@@ -80,7 +80,10 @@ class Reloader:
         self._sighup = False
         self._follower: asyncio.Task | None = None
         self._seen: dict[str, str] | None = None  # the last fleet entry this replica acted on
-        self.metrics = ReloadMetrics(state.metrics.registry)
+        # One set per app Metrics: an app whose lifespan runs twice must not register them twice.
+        if getattr(state.metrics, "reload", None) is None:
+            state.metrics.reload = ReloadMetrics(state.metrics.registry)
+        self.metrics: ReloadMetrics = state.metrics.reload
         self.metrics.now_serving(None, state.model.version)
         self.last_error: str | None = None
         self.last_result: ReloadResult | None = None
