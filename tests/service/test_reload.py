@@ -98,7 +98,7 @@ def test_retire_waits_for_requests_in_flight() -> None:
     async def stop() -> None:
         stopped.append(asyncio.get_running_loop().time())
 
-    model = ModelState(bundle=None, engine=None, text_encoder=None, conditioner=None,
+    model = ModelState(bundle=SimpleNamespace(version="old"), engine=None, text_encoder=None, conditioner=None,
                        batcher=SimpleNamespace(stop=stop), preprocess=None)
 
     async def scenario() -> tuple[float, float]:
