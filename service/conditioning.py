@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,20 @@ log = logging.getLogger(__name__)
 COMPUTE_CHUNK = 128
 
 
+_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+_FALLBACK_LOCK = threading.Lock()
+
+
+def encode_lock_for(text_encoder: Any) -> threading.Lock:
+    """The one lock serialising encode() calls on this text tower object (shared by all its conditioners)."""
+    with _LOCKS_GUARD:
+        try:
+            return _LOCKS.setdefault(text_encoder, threading.Lock())
+        except TypeError:  # not weak-referenceable: one process-wide lock is still correct
+            return _FALLBACK_LOCK
+
+
 class Conditioner:
     """Serves ClassTensors rows (1-D per class) for class records, computing each text at most once."""
 
@@ -33,8 +48,9 @@ class Conditioner:
         self._metrics = metrics
         self._cache: OrderedDict[str, ClassTensors] = OrderedDict()
         self._max_cached = max_cached
-        # TextEncoder.encode captures token states through a module hook: concurrent calls would mix them.
-        self._encode_lock = threading.Lock()
+        # TextEncoder.encode captures token states through a module hook: concurrent calls would mix them,
+        # also from two conditioners sharing one tower across a bundle reload, so the lock is per tower.
+        self._encode_lock = encode_lock_for(text_encoder)
         dims = engine.bundle.manifest.dims
         self._widths = {"enc_c": dims.encoder_hidden, "dec_c": dims.decoder_hidden,
                         "prior_mu": dims.latent_dim, "prior_logvar": dims.latent_dim}

@@ -146,3 +146,14 @@ def test_replicas_sharing_redis_converge_on_the_published_bundle(redis_server) -
             assert a.get("/info").json()["bundle_version"] == local.json()["bundle_version"] != vb
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_conditioners_of_one_text_tower_share_its_encode_lock() -> None:
+    from service.conditioning import Conditioner
+
+    dims = SimpleNamespace(encoder_hidden=4, decoder_hidden=4, latent_dim=2)
+    engine = SimpleNamespace(bundle=SimpleNamespace(manifest=SimpleNamespace(dims=dims)))
+    tower, other_tower = SimpleNamespace(), SimpleNamespace()
+    old, new = (Conditioner(tower, engine, None, v) for v in ("a", "b"))
+    assert old._encode_lock is new._encode_lock  # the old and the new bundle never encode at the same time
+    assert Conditioner(other_tower, engine, None, "a")._encode_lock is not old._encode_lock
