@@ -153,7 +153,10 @@ def test_conditioners_of_one_text_tower_share_its_encode_lock() -> None:
 
     dims = SimpleNamespace(encoder_hidden=4, decoder_hidden=4, latent_dim=2)
     engine = SimpleNamespace(bundle=SimpleNamespace(manifest=SimpleNamespace(dims=dims)))
-    tower, other_tower = SimpleNamespace(), SimpleNamespace()
+    class Tower:  # hashable, weak-referenceable, like model.text.TextEncoder
+        pass
+
+    tower, other_tower = Tower(), Tower()
     old, new = (Conditioner(tower, engine, None, v) for v in ("a", "b"))
     assert old._encode_lock is new._encode_lock  # the old and the new bundle never encode at the same time
     assert Conditioner(other_tower, engine, None, "a")._encode_lock is not old._encode_lock
