@@ -86,10 +86,11 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def _print_classes(classes: list[Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps([{"id": c.id, "label": c.label, "prompt": c.prompt, "description": c.description}
-                          for c in classes], indent=2))
+        print(json.dumps([{"id": c.id, "label": c.label, "prompt": c.prompt, "description": c.description,
+                           "texts": list(c.texts)} for c in classes], indent=2))
     else:
-        print(_table([[c.id, c.label, c.prompt or ""] for c in classes], ["ID", "LABEL", "PROMPT"]))
+        print(_table([[c.id, c.label, c.prompt or "", str(len(c.texts) or 1)] for c in classes],
+                     ["ID", "LABEL", "PROMPT", "TEXTS"]))
 
 
 def _cmd_add(args: argparse.Namespace) -> int:

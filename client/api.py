@@ -54,7 +54,8 @@ def _as_spec(item: ClassLike) -> ClassSpec:
     if isinstance(item, str):
         return ClassSpec(item)
     if isinstance(item, dict):
-        return ClassSpec(**{k: item.get(k) for k in ("label", "description", "prompt")})
+        return ClassSpec(**{k: item.get(k) for k in ("label", "description", "prompt")},
+                         **{k: tuple(item.get(k) or ()) for k in ("descriptions", "texts")})
     raise TypeError(f"a class must be a ClassSpec, a label string or a dict, got {type(item).__name__}")
 
 
@@ -231,6 +232,10 @@ class ScaleClient(_Base):
         """DELETE /classes/{id}; raises NotFoundError for an unknown id."""
         self._send(_Call("DELETE", _class_path(class_id)))
 
+    def reload_bundle(self, bundle_path: str | None = None) -> dict[str, Any]:
+        """POST /admin/reload (API key required): swap in another bundle directory (default: the configured one)."""
+        return self._send(_Call("POST", "/admin/reload", json={"bundle_path": bundle_path}))
+
     def recognize(self, skeleton: Any, top_k: int | None = 5, classes: Sequence[str] | None = None,
                   encoding: Encoding = "json", layout: str | None = None, units: str | None = None,
                   confidence_threshold: float | None = None) -> Recognition:
@@ -328,6 +333,10 @@ class AsyncScaleClient(_Base):
     async def delete_class(self, class_id: str) -> None:
         """DELETE /classes/{id}; raises NotFoundError for an unknown id."""
         await self._send(_Call("DELETE", _class_path(class_id)))
+
+    async def reload_bundle(self, bundle_path: str | None = None) -> dict[str, Any]:
+        """POST /admin/reload (API key required): swap in another bundle directory (default: the configured one)."""
+        return await self._send(_Call("POST", "/admin/reload", json={"bundle_path": bundle_path}))
 
     async def recognize(self, skeleton: Any, top_k: int | None = 5, classes: Sequence[str] | None = None,
                         encoding: Encoding = "json", layout: str | None = None, units: str | None = None,

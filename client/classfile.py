@@ -1,4 +1,8 @@
-"""Parse class list files: one label per line, optional description after a TAB or ' | ', '#' comments."""
+"""Parse class list files: one label per line, optional descriptions after TABs or ' | ', '#' comments.
+
+One description makes one text (template(label) + '. ' + description, as before); two or more make a class
+with several texts: the label's own prompt plus one text per description.
+"""
 
 from __future__ import annotations
 
@@ -24,16 +28,14 @@ def parse_class_lines(lines: Iterable[str], source: str = "<classes>") -> list[C
         line = _INLINE_COMMENT.sub("", line)
         if not line.strip():
             continue
-        if "\t" in line:
-            label, description = line.split("\t", 1)
-        elif " | " in line:
-            label, description = line.split(" | ", 1)
-        else:
-            label, description = line, ""
-        label, description = label.strip(), description.strip()
+        fields = line.split("\t") if "\t" in line else line.split(" | ")
+        label, descriptions = fields[0].strip(), [f.strip() for f in fields[1:] if f.strip()]
         if not label:
-            raise ClassFileError(f"{source}:{number}: empty label before the description {description!r}")
-        specs.append(ClassSpec(label, description or None))
+            raise ClassFileError(f"{source}:{number}: empty label before the description {fields[1].strip()!r}")
+        if len(descriptions) > 1:
+            specs.append(ClassSpec(label, descriptions=tuple(descriptions)))
+        else:
+            specs.append(ClassSpec(label, descriptions[0] if descriptions else None))
     if not specs:
         raise ClassFileError(f"{source}: no class labels found (only blank lines or comments)")
     return specs

@@ -8,39 +8,48 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ClassSpec:
-    """An action class to register: a label, an optional description, or an explicit prompt."""
+    """An action class to register: a label, an optional description or explicit prompt, and optionally more
+    texts: `descriptions` (each becomes template(label) + '. ' + it) and `texts` (used verbatim)."""
 
     label: str
     description: str | None = None
     prompt: str | None = None
+    descriptions: tuple[str, ...] = ()
+    texts: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         """The JSON object POST /classes expects for this class."""
-        body = {"label": self.label}
+        body: dict[str, Any] = {"label": self.label}
         if self.description:
             body["description"] = self.description
         if self.prompt:
             body["prompt"] = self.prompt
+        if self.descriptions:
+            body["descriptions"] = list(self.descriptions)
+        if self.texts:
+            body["texts"] = list(self.texts)
         return body
 
 
 @dataclass(frozen=True)
 class ActionClass:
-    """A registered class as the service reports it."""
+    """A registered class as the service reports it; `texts` holds every text (the prompt first)."""
 
     id: str
     label: str
     prompt: str | None = None
     description: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    texts: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ActionClass:
         """Parse one entry of a /classes answer."""
-        known = {"id", "label", "prompt", "description"}
+        known = {"id", "label", "prompt", "description", "texts"}
+        texts = data.get("texts") or ([data["prompt"]] if data.get("prompt") else [])
         return cls(id=str(data["id"]), label=str(data["label"]), prompt=data.get("prompt"),
                    description=data.get("description"),
-                   extra={k: v for k, v in data.items() if k not in known})
+                   extra={k: v for k, v in data.items() if k not in known}, texts=tuple(texts))
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,14 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.bundle import Bundle, load_bundle
-from service.batcher import MicroBatcher
-from service.conditioning import Conditioner
 from service.deps import ServiceState
-from service.inference import InferenceEngine, choose_providers
+from service.inference import choose_providers
 from service.metrics import Metrics, MetricsMiddleware
+from service.model_state import build_model
 from service.payloads import Limits
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
+from service.reload import BundleVersionHeader, Reloader
 from service.settings import Settings, load_settings
 
 log = logging.getLogger("service")
@@ -70,19 +70,15 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
         log.warning("!" * 72 + "\n!!! DEMO BUNDLE %s: labels and rankings are NOT meaningful. %s\n" + "!" * 72,
                     manifest.bundle_version, manifest.note)
     text_encoder = load_text_for(bundle, settings, text_encoder)
-    engine = InferenceEngine(bundle, settings.max_batch_size)
-    log.info("bundle %s loaded from %s; onnxruntime providers %s", bundle.version, bundle.root, engine.providers)
     registry = registry if registry is not None else make_registry(settings)
+    model = build_model(settings, metrics, bundle, text_encoder, registry)
+    log.info("bundle %s loaded from %s; onnxruntime providers %s", bundle.version, bundle.root,
+             model.engine.providers)
     limits = Limits(max_body_bytes=settings.max_body_bytes, max_frames=settings.max_frames,
                     max_sequences=settings.max_sequences, max_classes=settings.max_classes_per_request,
                     max_text_length=settings.max_text_chars, max_top_k=settings.max_classes,
                     default_top_k=settings.top_k)
-    batcher = MicroBatcher(engine.score, max_batch_size=settings.max_batch_size,
-                           max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size, metrics=metrics)
-    return ServiceState(settings=settings, limits=limits, metrics=metrics, bundle=bundle, engine=engine,
-                        text_encoder=text_encoder, registry=registry, batcher=batcher,
-                        conditioner=Conditioner(text_encoder, engine, registry, bundle.version, metrics),
-                        preprocess=manifest.preprocess_config())
+    return ServiceState(settings=settings, limits=limits, metrics=metrics, registry=registry, model=model)
 
 
 async def _warm(state: ServiceState) -> None:
@@ -103,12 +99,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning("registry unreachable at start (%s); serving reads once it answers", exc)
     state.batcher.start()
     warm = asyncio.create_task(_warm(state), name="scale-warmup")
+    state.reloader = Reloader(state, lambda: resolve_bundle_path(state.settings))
+    state.reloader.start()
     app.state.service = state
     try:
         yield
     finally:
         app.state.service = None
         warm.cancel()
+        await state.reloader.close()
         await state.batcher.stop()
         await state.registry.close()
 
@@ -160,7 +159,7 @@ class BodyLimitMiddleware:
 def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None, text_encoder: Any = None,
                registry: Registry | None = None) -> FastAPI:
     """Build the app; heavy loading happens in the lifespan (bundle, text tower, warm-up in background)."""
-    from service.routers import classes, health, recognize
+    from service.routers import admin, classes, health, recognize
 
     settings = settings or load_settings()
     app = FastAPI(title="SCALE zero-shot skeleton action recognition", version="1.0",
@@ -174,7 +173,9 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     app.include_router(classes.router)
     app.include_router(recognize.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BundleVersionHeader)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: 413s are counted too
     return app
 

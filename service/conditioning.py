@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,22 @@ from service.metrics import Metrics
 from service.registry import ClassRecord, Registry, text_hash_for
 
 log = logging.getLogger(__name__)
+# Texts per text-tower call: its token states are (n, 77, 512) float32, ~160 kB per text.
+COMPUTE_CHUNK = 128
+
+
+_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+_FALLBACK_LOCK = threading.Lock()
+
+
+def encode_lock_for(text_encoder: Any) -> threading.Lock:
+    """The one lock serialising encode() calls on this text tower object (shared by all its conditioners)."""
+    with _LOCKS_GUARD:
+        try:
+            return _LOCKS.setdefault(text_encoder, threading.Lock())
+        except TypeError:  # not weak-referenceable: one process-wide lock is still correct
+            return _FALLBACK_LOCK
 
 
 class Conditioner:
@@ -31,8 +48,9 @@ class Conditioner:
         self._metrics = metrics
         self._cache: OrderedDict[str, ClassTensors] = OrderedDict()
         self._max_cached = max_cached
-        # TextEncoder.encode captures token states through a module hook: concurrent calls would mix them.
-        self._encode_lock = threading.Lock()
+        # TextEncoder.encode captures token states through a module hook: concurrent calls would mix them,
+        # also from two conditioners sharing one tower across a bundle reload, so the lock is per tower.
+        self._encode_lock = encode_lock_for(text_encoder)
         dims = engine.bundle.manifest.dims
         self._widths = {"enc_c": dims.encoder_hidden, "dec_c": dims.decoder_hidden,
                         "prior_mu": dims.latent_dim, "prior_logvar": dims.latent_dim}
@@ -56,43 +74,52 @@ class Conditioner:
             self._cache.popitem(last=False)
 
     def compute(self, prompts: Sequence[str]) -> list[ClassTensors]:
-        """Text encoder + class-side graph for K prompts (blocking; run it in a thread)."""
-        with self._encode_lock:
-            feats = self.text_encoder.encode(list(prompts))
-        out = self.engine.class_side(feats.global_emb, feats.tokens, feats.mask)
-        return [ClassTensors(*(np.ascontiguousarray(t[i]) for t in out)) for i in range(len(prompts))]
+        """Text encoder + class-side graph for K prompts, in chunks so memory stays bounded (blocking)."""
+        rows: list[ClassTensors] = []
+        for start in range(0, len(prompts), COMPUTE_CHUNK):
+            chunk = list(prompts[start:start + COMPUTE_CHUNK])
+            with self._encode_lock:
+                feats = self.text_encoder.encode(chunk)
+            out = self.engine.class_side(feats.global_emb, feats.tokens, feats.mask)
+            rows += [ClassTensors(*(np.ascontiguousarray(t[i]) for t in out)) for i in range(len(chunk))]
+        return rows
 
     async def rows(self, records: Sequence[ClassRecord]) -> dict[str, ClassTensors]:
-        """id -> ClassTensors row for every record (memory, then registry cache, then computed and stored)."""
-        hashes = {r.id: text_hash_for(r.prompt) for r in records}
+        """id -> ClassTensors row of each record's first text (see text_rows for every text)."""
+        by_hash = await self.text_rows([r.prompt for r in records])
+        return {r.id: by_hash[text_hash_for(r.prompt)] for r in records}
+
+    async def text_rows(self, texts: Sequence[str]) -> dict[str, ClassTensors]:
+        """text sha256 -> ClassTensors row for every text (memory, then registry cache, then computed and stored)."""
+        wanted = {text_hash_for(t): t for t in texts}
         out: dict[str, ClassTensors] = {}
-        missing: list[ClassRecord] = []
-        for record in records:
-            row = self._cache.get(hashes[record.id])
+        missing: list[str] = []
+        for text_hash in wanted:
+            row = self._cache.get(text_hash)
             if row is None:
-                missing.append(record)
+                missing.append(text_hash)
             else:
-                out[record.id] = row
+                out[text_hash] = row
         self._count("memory", len(out))
         if missing:
-            cached = await asyncio.gather(*(self.registry.get_conditioning(self.bundle_version, hashes[r.id])
-                                            for r in missing))
-            still: list[ClassRecord] = []
-            for record, tensors in zip(missing, cached, strict=True):
+            cached = await asyncio.gather(*(self.registry.get_conditioning(self.bundle_version, h)
+                                            for h in missing))
+            still: list[str] = []
+            for text_hash, tensors in zip(missing, cached, strict=True):
                 row = self._valid(tensors)
                 if row is None:
-                    still.append(record)
+                    still.append(text_hash)
                 else:
-                    out[record.id] = row
-                    self._remember(hashes[record.id], row)
+                    out[text_hash] = row
+                    self._remember(text_hash, row)
                     self._count("registry")
             if still:
                 computed = await asyncio.get_running_loop().run_in_executor(
-                    None, self.compute, [r.prompt for r in still])
+                    None, self.compute, [wanted[h] for h in still])
                 self._count("computed", len(still))
-                for record, row in zip(still, computed, strict=True):
-                    out[record.id] = row
-                    self._remember(hashes[record.id], row)
+                for text_hash, row in zip(still, computed, strict=True):
+                    out[text_hash] = row
+                    self._remember(text_hash, row)
                 await asyncio.gather(*(self.registry.put_conditioning(
-                    self.bundle_version, hashes[r.id], out[r.id]._asdict()) for r in still))
+                    self.bundle_version, h, out[h]._asdict()) for h in still))
         return out

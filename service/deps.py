@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 
-from model.bundle import Bundle
-from model.config import PreprocessConfig
-from service.batcher import MicroBatcher
-from service.conditioning import Conditioner
-from service.inference import InferenceEngine
 from service.metrics import Metrics
+from service.model_state import ModelState
 from service.payloads import Limits
 from service.problems import Problem
 from service.registry import Registry, RegistrySnapshot
@@ -22,32 +19,26 @@ from service.settings import Settings
 
 @dataclass
 class ServiceState:
-    """Everything a request needs: settings, bundle, engine, registry, batcher, metrics."""
+    """Everything a request needs: settings, registry, metrics and the current ModelState (hot-swappable)."""
 
     settings: Settings
     limits: Limits
     metrics: Metrics
-    bundle: Bundle
-    engine: InferenceEngine
-    text_encoder: Any
     registry: Registry
-    conditioner: Conditioner
-    batcher: MicroBatcher
-    preprocess: PreprocessConfig
+    model: ModelState  # replaced as one reference by a reload (service/reload.py)
     last_snapshot: RegistrySnapshot | None = None
     warmup_error: str | None = None
+    reloader: Any = None  # service.reload.Reloader, set by the app
 
-    @property
-    def demo(self) -> bool:
-        """True when the bundle's labels are not meaningful."""
-        return bool(self.bundle.manifest.demo)
-
-    @property
-    def warning(self) -> str | None:
-        """The demo warning shown in /info and recognize answers (None for a real bundle)."""
-        if not self.demo:
-            return None
-        return self.bundle.manifest.note or "DEMO bundle: rankings are NOT meaningful."
+    # The current model's parts, for routes that do not score (a scoring route takes `use_model` once).
+    bundle = property(lambda self: self.model.bundle, doc="The current bundle.")
+    engine = property(lambda self: self.model.engine, doc="The current inference engine.")
+    text_encoder = property(lambda self: self.model.text_encoder, doc="The current text tower.")
+    conditioner = property(lambda self: self.model.conditioner, doc="The current conditioner.")
+    batcher = property(lambda self: self.model.batcher, doc="The current micro-batcher.")
+    preprocess = property(lambda self: self.model.preprocess, doc="The current preprocessing settings.")
+    demo = property(lambda self: self.model.demo, doc="True when the bundle's labels are not meaningful.")
+    warning = property(lambda self: self.model.warning, doc="The demo warning (None for a real bundle).")
 
     async def snapshot(self) -> RegistrySnapshot:
         """registry.snapshot() (a cheap version check), remembered and mirrored into the metrics."""
@@ -64,6 +55,15 @@ def get_state(request: Request) -> ServiceState:
     if state is None:
         raise Problem(503, "starting", "the service is still starting", headers={"Retry-After": "1"})
     return state
+
+
+async def use_model(request: Request) -> AsyncIterator[ModelState]:
+    """Dependency: the current ModelState, counted as in use until the answer is built (reload drains it)."""
+    state = get_state(request)
+    model = state.model
+    request.state.bundle_version = model.version  # the X-Scale-Bundle-Version header names this bundle
+    async with model.in_use():
+        yield model
 
 
 def require_api_key(request: Request) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,6 +44,8 @@ class ClassIn(BaseModel):
     label: str = Field(..., examples=["drink water"])
     description: str | None = Field(None, examples=["lifting a cup to the mouth"])
     prompt: str | None = Field(None, description="explicit text; overrides template + description")
+    descriptions: list[str] | None = Field(None, description="more texts, each template(label) + '. ' + it")
+    texts: list[str] | None = Field(None, description="more texts, used verbatim")
 
 
 class ClassesIn(BaseModel):
@@ -61,6 +63,7 @@ class ClassOut(BaseModel):
     description: str | None = None
     prompt: str
     created_at: float
+    texts: list[str] = Field(default_factory=list, description="every text of the class, the prompt first")
 
 
 class ClassList(BaseModel):
@@ -85,6 +88,8 @@ class RecognizeIn(BaseModel):
                                "coco17-3d, mediapipe33, openpose25, openpose25-3d (see GET /info)")
     units: str | None = Field(None, description="3D: m (default), cm or mm; 2D layouts: px")
     confidence_threshold: float | None = Field(None, description="joints below it count as missing (0.3)")
+    aggregation: Literal["logmeanexp", "min", "mean_conditioning"] | None = Field(
+        None, description="how a class's text energies fold into one (default: SCALE_TEXT_AGGREGATION)")
 
 
 class ResultItem(BaseModel):
@@ -128,6 +133,7 @@ class RecognizeRequest:
     top_k: int
     classes: list[str] | None
     warning: str | None = None
+    aggregation: str | None = None  # None: the service's SCALE_TEXT_AGGREGATION
 
 
 def check_skeleton(value: Any, limits: Limits, loc: list[str | int], *, opts: LayoutOptions = NTU25) -> np.ndarray:
@@ -203,9 +209,11 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
     if req.skeletons is not None:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
         seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts=opts) for i, s in enumerate(req.skeletons)]
-        return RecognizeRequest(seqs, True, top_k, req.classes, warning=sequences_warning(seqs))
+        return RecognizeRequest(seqs, True, top_k, req.classes, warning=sequences_warning(seqs),
+                                aggregation=req.aggregation)
     seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts=opts)]
-    return RecognizeRequest(seqs, False, top_k, req.classes, warning=sequences_warning(seqs))
+    return RecognizeRequest(seqs, False, top_k, req.classes, warning=sequences_warning(seqs),
+                            aggregation=req.aggregation)
 
 
 def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits,

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     max_classes_per_request: int = Field(100, ge=1)
     max_text_chars: int = Field(300, ge=1, le=10_000)
     top_k: int = Field(5, ge=1)  # default when a request gives none
+    # several texts per class: how a class's text energies fold into one (model/text_aggregate.py)
+    text_aggregation: Literal["logmeanexp", "min", "mean_conditioning"] = "logmeanexp"
+    max_texts_per_class: int = Field(16, ge=1, le=256)
+    # hot reload: how often a replica checks the fleet's desired bundle in Redis (0 = never follow it)
+    bundle_poll_s: float = Field(5.0, ge=0, le=3600)
     # micro-batching
     max_batch_size: int = Field(64, ge=1, le=65_536)  # sequences per engine call
     max_wait_ms: float = Field(5.0, ge=0, le=1000)

@@ -11,6 +11,7 @@ from service.registry.base import (
     RegistrySnapshot,
     RegistryUnavailable,
     class_id_for,
+    class_id_for_texts,
     normalize_prompt,
     text_hash_for,
 )
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ClassRecord", "ConditioningDecodeError", "MemoryRegistry", "Registry", "RegistryFull",
-    "RegistrySnapshot", "RegistryUnavailable", "class_id_for", "decode_tensors", "encode_tensors",
+    "RegistrySnapshot", "RegistryUnavailable", "class_id_for", "class_id_for_texts", "decode_tensors", "encode_tensors",
     "make_registry", "normalize_prompt", "text_hash_for",
 ]
 

@@ -7,6 +7,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +36,22 @@ def class_id_for(prompt: str) -> str:
     return text_hash_for(prompt)[:16]
 
 
+def class_id_for_texts(texts: Sequence[str]) -> str:
+    """Class id of a text set: sha256 over the sorted, de-duplicated normalised texts (one text: class_id_for)."""
+    unique = sorted({normalize_prompt(t) for t in texts})
+    if not unique or not unique[0]:
+        raise ValueError("a class needs at least one non-empty text")
+    if len(unique) == 1:
+        return class_id_for(unique[0])
+    # Normalised texts hold no newline, so the joined form never equals a single text's.
+    return hashlib.sha256("\n".join(unique).encode("utf-8")).hexdigest()[:16]
+
+
+def unique_texts(texts: Sequence[str]) -> tuple[str, ...]:
+    """Normalised texts in their given order, each once."""
+    return tuple(dict.fromkeys(normalize_prompt(t) for t in texts))
+
+
 def is_class_id(value: str) -> bool:
     """True when value has the shape of a class id (16 lowercase hex)."""
     return isinstance(value, str) and bool(_HEX16.match(value))
@@ -50,20 +67,32 @@ def check_cache_key(bundle_version: str, text_hash: str) -> None:
 
 @dataclass(frozen=True)
 class ClassRecord:
-    """One registered action class; `id` is always class_id_for(prompt)."""
+    """One registered action class; `id` is always class_id_for_texts(all_texts).
+
+    `prompt` is the first text; `texts` holds every text when there are several (empty for one text, so a
+    single-text record is stored exactly as before several texts existed).
+    """
 
     id: str
     label: str
     description: str | None
     prompt: str
     created_at: float
+    texts: tuple[str, ...] = ()
+
+    @property
+    def all_texts(self) -> tuple[str, ...]:
+        """Every text of the class (its conditioning columns), the prompt first."""
+        return self.texts or (self.prompt,)
 
     @classmethod
-    def create(cls, label: str, prompt: str, description: str | None = None,
+    def create(cls, label: str, prompt: str | Sequence[str], description: str | None = None,
                created_at: float | None = None) -> ClassRecord:
-        """Build a record whose id is derived from the prompt (created_at defaults to now)."""
+        """Build a record from one text or several (ids derived from the text set; created_at defaults to now)."""
+        texts = unique_texts([prompt] if isinstance(prompt, str) else list(prompt))
         stamp = time.time() if created_at is None else created_at
-        return cls(class_id_for(prompt), label, description, normalize_prompt(prompt), float(stamp))
+        return cls(class_id_for_texts(texts), label, description, texts[0], float(stamp),
+                   texts if len(texts) > 1 else ())
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
@@ -79,19 +108,33 @@ class ClassRecord:
         if isinstance(self.created_at, bool) or not isinstance(self.created_at, (int, float)) \
                 or not math.isfinite(self.created_at):
             raise ValueError("ClassRecord.created_at must be a finite number")
-        expected = class_id_for(self.prompt)
+        if not isinstance(self.texts, tuple) or len(self.texts) == 1 \
+                or any(not isinstance(t, str) or not normalize_prompt(t) for t in self.texts):
+            raise ValueError("ClassRecord.texts must be empty or a tuple of two or more non-empty strings")
+        if self.texts and (self.texts[0] != self.prompt or len(set(self.texts)) != len(self.texts)):
+            raise ValueError("ClassRecord.texts must start with the prompt and hold each text once")
+        expected = class_id_for_texts(self.all_texts)
         if self.id != expected:
-            raise ValueError(f"ClassRecord.id {self.id!r} does not match class_id_for(prompt) = {expected!r}")
+            raise ValueError(f"ClassRecord.id {self.id!r} does not match class_id_for_texts(texts) = "
+                             f"{expected!r}")
 
     def to_json(self) -> str:
-        """Compact JSON form stored in the registry."""
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+        """Compact JSON form stored in the registry (`texts` only when there are several)."""
+        data = asdict(self)
+        if not self.texts:
+            del data["texts"]
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> ClassRecord:
         """Parse and validate a stored dict; ValueError on any mismatch."""
-        if not isinstance(data, dict) or set(data) != {"id", "label", "description", "prompt", "created_at"}:
+        base = {"id", "label", "description", "prompt", "created_at"}
+        if not isinstance(data, dict) or set(data) not in (base, base | {"texts"}):
             raise ValueError(f"not a ClassRecord object: {str(data)[:120]!r}")
+        if "texts" in data:
+            if not isinstance(data["texts"], list):
+                raise ValueError("ClassRecord.texts must be a list")
+            data = {**data, "texts": tuple(data["texts"])}
         record = cls(**data)
         record.validate()
         return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 import uuid
@@ -50,6 +51,7 @@ class RedisRegistry:
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 1))
         self._k_classes, self._k_version, self._k_epoch = (f"{prefix}:{n}" for n in ("classes", "version", "epoch"))
         self._k_cond = f"{prefix}:cond"
+        self._k_bundle = f"{prefix}:bundle"  # the fleet's desired bundle (service/reload.py follows it)
         self._max_classes = max_classes
         self._retry_after = retry_after_s
         self._snapshot_path = snapshot_path
@@ -205,6 +207,30 @@ class RedisRegistry:
             await self._client.set(key, blob, ex=self._cond_ttl)
         except (*UNAVAILABLE, RedisError) as exc:
             log.warning("could not cache conditioning %s: %s", key, exc)
+
+    async def get_desired_bundle(self) -> dict[str, str] | None:
+        """The fleet's desired bundle {"bundle_path", "bundle_version"}, or None (unset, unreadable or outage)."""
+        try:
+            raw = await self._client.get(self._k_bundle)
+        except (*UNAVAILABLE, RedisError) as exc:
+            log.debug("cannot read %s: %s", self._k_bundle, exc)
+            return None
+        try:
+            value = json.loads(raw) if raw is not None else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            value = None
+        if not isinstance(value, dict) or not all(isinstance(value.get(k), str)
+                                                  for k in ("bundle_path", "bundle_version")):
+            return None
+        return {"bundle_path": value["bundle_path"], "bundle_version": value["bundle_version"]}
+
+    async def set_desired_bundle(self, bundle_path: str, bundle_version: str) -> None:
+        """Name the bundle every replica should serve (they poll it); RegistryUnavailable when Redis is down."""
+        value = json.dumps({"bundle_path": bundle_path, "bundle_version": bundle_version, "set_at": time.time()})
+        try:
+            await self._client.set(self._k_bundle, value)
+        except UNAVAILABLE as exc:
+            raise self._unavailable("set_desired_bundle", exc) from exc
 
     async def ping(self) -> bool:
         """True when Redis answers PING within the socket timeout."""

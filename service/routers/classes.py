@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from model.text import make_prompt
 from service.deps import get_state, require_api_key
-from service.payloads import ClassesIn, ClassList, ClassOut, check_text
+from service.payloads import ClassesIn, ClassIn, ClassList, ClassOut, Limits, check_text
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistryFull
 
@@ -17,29 +17,45 @@ _WRITE_ERRORS = {401: {"description": "API key missing or wrong"},
 
 def _out(record: ClassRecord) -> ClassOut:
     return ClassOut(id=record.id, label=record.label, description=record.description, prompt=record.prompt,
-                    created_at=record.created_at)
+                    created_at=record.created_at, texts=list(record.all_texts))
+
+
+def class_texts(item: ClassIn, i: int, template: str, limits: Limits, max_texts: int) -> list[str]:
+    """The texts of one class: its prompt (explicit, or template + label [+ description]), then one text per
+    entry of `descriptions` (template + label + '. ' + it), then `texts` verbatim."""
+    check_text(item.label, "label", i, limits)
+    check_text(item.description, "description", i, limits)
+    check_text(item.prompt, "prompt", i, limits)
+    extra = [(name, j, value) for name in ("descriptions", "texts") for j, value in
+             enumerate(getattr(item, name) or [])]
+    for name, j, value in extra:
+        check_text(value, f"{name}[{j}]", i, limits)
+    texts = [make_prompt(item.label, item.description, template=template, prompt=item.prompt)]
+    texts += [make_prompt(item.label, value, template=template) if name == "descriptions" else value.strip()
+              for name, _, value in extra]
+    if len(texts) > max_texts:
+        raise invalid(f"classes[{i}] has {len(texts)} texts, more than the limit of {max_texts} "
+                      "(SCALE_MAX_TEXTS_PER_CLASS)", loc=["body", "classes", i], kind="too-many-texts")
+    for text in texts:
+        if len(text) > limits.max_text_length:
+            raise invalid(f"classes[{i}] text '{text[:40]}...' has {len(text)} characters, more than "
+                          f"the limit of {limits.max_text_length}", loc=["body", "classes", i],
+                          kind="text-too-long")
+    return texts
 
 
 def build_records(body: ClassesIn, request: Request) -> list[ClassRecord]:
-    """Validate texts and build records (prompt = explicit, or template + label [+ description])."""
+    """Validate texts and build records (id = content hash of the class's normalised text set)."""
     state = get_state(request)
     limits = state.limits
     if len(body.classes) > limits.max_classes:
         raise invalid(f"{len(body.classes)} classes in one request, more than the limit of {limits.max_classes}",
                       loc=["body", "classes"], kind="too-many-classes")
     template = state.bundle.manifest.text.prompt_template
-    records = []
-    for i, item in enumerate(body.classes):
-        check_text(item.label, "label", i, limits)
-        check_text(item.description, "description", i, limits)
-        check_text(item.prompt, "prompt", i, limits)
-        prompt = make_prompt(item.label, item.description, template=template, prompt=item.prompt)
-        if len(prompt) > limits.max_text_length:
-            raise invalid(f"classes[{i}] prompt '{prompt[:40]}...' has {len(prompt)} characters, more than "
-                          f"the limit of {limits.max_text_length}", loc=["body", "classes", i],
-                          kind="text-too-long")
-        records.append(ClassRecord.create(item.label.strip(), prompt, item.description))
-    return records
+    return [ClassRecord.create(item.label.strip(), class_texts(item, i, template, limits,
+                                                                 state.settings.max_texts_per_class),
+                               item.description)
+            for i, item in enumerate(body.classes)]
 
 
 @router.post("/classes", response_model=ClassList, dependencies=[Depends(require_api_key)],
@@ -49,7 +65,7 @@ async def register_classes(body: ClassesIn, request: Request) -> ClassList:
     state = get_state(request)
     records = build_records(body, request)
     # Conditionings first: once a replica sees the class, its tensors are already in the shared cache.
-    await state.conditioner.rows(records)
+    await state.conditioner.text_rows([t for r in records for t in r.all_texts])
     try:  # RegistryUnavailable -> 503 + Retry-After (service.problems)
         stored = await state.registry.add(records)
     except RegistryFull as exc:

@@ -56,7 +56,11 @@ async def info(request: Request) -> dict[str, Any]:
         "limits": state.limits.__dict__,
         "demo": state.demo,
         "layouts": {name: spec.info() for name, spec in LAYOUTS.items()},
+        "bundle_path": str(state.bundle.root),
+        "text_aggregation": state.settings.text_aggregation,
     }
+    if state.reloader is not None:
+        out["reload"] = state.reloader.info()
     if state.warning:
         out["warning"] = state.warning
     return out

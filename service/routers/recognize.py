@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
+from model.text_aggregate import RULES
 from service.batcher import BatcherClosed, QueueFull
-from service.deps import ServiceState, get_state
+from service.deps import ServiceState, get_state, use_model
 from service.layout_input import layout_options
+from service.model_state import ModelState
 from service.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
@@ -24,6 +26,7 @@ from service.payloads import (
 )
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistrySnapshot
+from service.text_columns import fold, text_columns
 
 router = APIRouter(tags=["recognition"])
 
@@ -61,7 +64,7 @@ def resolve_candidates(snap: RegistrySnapshot, wanted: list[str] | None) -> list
     return list(chosen.values())
 
 
-def prepare(req: RecognizeRequest, state: ServiceState) -> np.ndarray:
+def prepare(req: RecognizeRequest, state: ServiceState | ModelState) -> np.ndarray:
     """The training preprocessing, then the encoder layout (N,3,T',25,2); 422 when it cannot be normalised."""
     try:
         x = to_encoder_input(preprocess_batch(req.sequences, state.preprocess))
@@ -88,7 +91,8 @@ def rank(energy: np.ndarray, uncertainty: np.ndarray, records: list[ClassRecord]
 
 
 async def _parse(request: Request, top_k: int | None, classes: list[str] | None, state: ServiceState,
-                 layout_query: tuple[str | None, str | None, float | None] = (None, None, None)) -> RecognizeRequest:
+                 layout_query: tuple[str | None, str | None, float | None] = (None, None, None),
+                 aggregation: str | None = None) -> RecognizeRequest:
     body = await request.body()
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media in (NPY_MEDIA_TYPE, "application/octet-stream"):
@@ -98,8 +102,10 @@ async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
     if media != "application/json" and not media.endswith("+json"):
         raise Problem(415, "unsupported-media-type", f"Content-Type {media!r} is not supported; send "
                       f"application/json or {NPY_MEDIA_TYPE}")
-    if top_k is not None or classes is not None or any(v is not None for v in layout_query):
-        raise invalid("with a JSON body give top_k, classes and layout options in the body, not the query",
+    if top_k is not None or classes is not None or aggregation is not None or any(
+            v is not None for v in layout_query):
+        raise invalid("with a JSON body give top_k, classes, aggregation and layout options in the body, not "
+                      "the query",
                       loc=["query"])
     return await run_in_threadpool(parse_json_request, body, state.limits)
 
@@ -108,7 +114,7 @@ async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
              openapi_extra=_BODY_DOC, responses={413: {"description": "body too large"},
                                                  422: {"description": "invalid skeleton or options"},
                                                  429: {"description": "queue full (Retry-After)"}})
-async def recognize(request: Request,
+async def recognize(request: Request, model: Annotated[ModelState, Depends(use_model)],
                     top_k: Annotated[int | None, Query(description=".npy bodies: classes to return")] = None,
                     classes: Annotated[list[str] | None, Query(description=".npy bodies: candidate ids/labels")]
                     = None,
@@ -116,25 +122,29 @@ async def recognize(request: Request,
                     units: Annotated[str | None, Query(description=".npy bodies: m, cm, mm (3D) or px (2D)")] = None,
                     confidence_threshold: Annotated[float | None, Query(description=".npy bodies: missing-joint "
                                                                         "threshold")] = None,
+                    aggregation: Annotated[Literal[RULES] | None, Query(  # type: ignore[valid-type]
+                        description=".npy bodies: how a class's text energies fold into one")] = None,
                     ) -> RecognizeOut | BatchRecognizeOut:
     """Rank registered classes (or the given candidates) for one or several skeleton sequences."""
-    state = get_state(request)
-    req = await _parse(request, top_k, classes, state, (layout, units, confidence_threshold))
+    state = get_state(request)  # `model` is taken once: rows and scores come from one bundle across a reload
+    req = await _parse(request, top_k, classes, state, (layout, units, confidence_threshold), aggregation)
+    rule = req.aggregation or aggregation or state.settings.text_aggregation
     snap = await state.snapshot()  # cheap version check: classes added on another replica are seen now
     records = resolve_candidates(snap, req.classes)
-    rows = await state.conditioner.rows(records)
-    x = await run_in_threadpool(prepare, req, state)
+    columns = await text_columns(records, model.conditioner, rule)
+    x = await run_in_threadpool(prepare, req, model)
     try:
-        energy, uncertainty = await state.batcher.submit(x, tuple(r.id for r in records), rows)
+        energy, uncertainty = await model.batcher.submit(x, columns.keys, columns.rows)
     except QueueFull as exc:
         raise Problem(429, "queue-full", str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
     except BatcherClosed as exc:
         raise Problem(503, "shutting-down", str(exc), headers={"Retry-After": "1"}) from exc
-    temperature = state.bundle.manifest.score_temperature
+    energy, uncertainty = fold(energy, uncertainty, columns, rule)
+    temperature = model.bundle.manifest.score_temperature
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
-    common = {"bundle_version": state.bundle.version, "registry_version": snap.version,
-              "demo": True if state.demo else None,
-              "warning": "; ".join(w for w in (state.warning, req.warning) if w) or None}
+    common = {"bundle_version": model.version, "registry_version": snap.version,
+              "demo": True if model.demo else None,
+              "warning": "; ".join(w for w in (model.warning, req.warning) if w) or None}
     if req.batched:
         return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked], **common)
     return RecognizeOut(results=ranked[0][0], uncertainty=ranked[0][1], **common)
