@@ -94,9 +94,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("compose")
     copy_checkout(root)
+    from service.settings import Settings
     from training.demo import build_demo_bundle  # the host has torch; the image does not
 
-    bundle = build_demo_bundle(root / "bundles" / "current")
+    # built (or reused when intact) where `scale serve` keeps it, then copied: the bundle mount and the demo target
+    cached = build_demo_bundle(Settings().demo_dir)
+    bundle = root / "bundles" / "current"
+    shutil.copytree(cached, bundle)
+    shutil.copytree(cached, root / "docker" / "demo" / "bundle")
     port, key = free_port(), secrets.token_urlsafe(18)
     (root / ".env").write_text(f"SCALE_API_KEY={key}\nHOST_BUNDLE_DIR={bundle}\nHOST_PORT={port}\n")
     proj = Project(root, f"scaletest{os.getpid()}")
@@ -153,7 +158,27 @@ def test_cpu_profile_serves_a_real_clip_and_keeps_classes_across_a_redis_kill(pr
         again = http.post("/recognize", json={"skeleton": joints.tolist(), "top_k": len(CLASSES)})
         assert again.status_code == 200 and [r["class_id"] for r in again.json()["results"]] == \
             [r["class_id"] for r in body["results"]]
-    print(f"cold start to healthy: {cold_start:.1f}s")
+        stats = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}",
+                                project.container("scale-cpu")], capture_output=True, text=True).stdout.strip()
+    print(f"\nscale-cpu: cold start to healthy {cold_start:.1f}s, memory after recognize {stats}")
+    record_property("memory_after_recognize", stats)
+
+
+def test_demo_profile_serves_the_baked_in_bundle_with_open_writes_on_loopback(project: Project) -> None:
+    port = free_port()
+    env = {**os.environ, "HOST_DEMO_PORT": str(port)}
+    cmd = ["docker", "compose", "-p", project.name, "-f", "docker-compose.yml", "-f", OVERRIDE, "--profile", "demo"]
+    for args in (["build", "scale-demo"], ["up", "-d", "scale-demo"]):
+        done = subprocess.run(cmd + args, cwd=project.root, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+    project.wait_healthy("scale-demo", READY_TIMEOUT_S)
+    assert project.state("scale-demo", "{{range .Mounts}}{{.Destination}} {{end}}") == ""  # nothing mounted
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        registered = http.post("/classes", json={"classes": [{"label": "demo wave"}]})  # no key: demo only
+        assert registered.status_code == 200, registered.text
+        skeleton = np.zeros((40, 25, 3), dtype=np.float32) + np.linspace(0, 1, 40)[:, None, None]
+        answer = http.post("/recognize", json={"skeleton": skeleton.tolist()})
+        assert answer.status_code == 200 and answer.json()["demo"] is True, answer.text
 
 
 def test_without_a_bundle_the_service_exits_with_advice_instead_of_looping(project: Project, tmp_path: Path) -> None:
