@@ -73,7 +73,9 @@ class Project:
                 break
             time.sleep(1)
         logs = self.compose("logs", "--no-color", service, check=False).stdout[-4000:]
-        raise AssertionError(f"{service} not healthy after {timeout:.0f}s ({status}); logs:\n{logs}")
+        waited = time.monotonic() - start
+        raise AssertionError(f"{service} not healthy after {waited:.0f}s (limit {timeout:.0f}s, state: {status}); "
+                             f"logs:\n{logs}")
 
 
 def copy_checkout(dest: Path) -> None:
