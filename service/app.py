@@ -50,17 +50,25 @@ def resolve_bundle_path(settings: Settings) -> Path:
                        f"demo bundle in {settings.demo_dir}")
 
 
-def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None) -> Any:
-    """The CLIP text tower the bundle was exported with; refuses weights whose id differs from the manifest's."""
+def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None, weights_flag: str | None = None) -> Any:
+    """The CLIP text tower the bundle was exported with: its text graph when it has one (no torch), else
+    open_clip; refuses weights whose id differs from the manifest's."""
     from model.text import load_text_encoder
 
     info = bundle.manifest.text
+    if text_encoder is None and bundle.manifest.text_graph is not None:
+        from model.text_onnx import OnnxTextEncoder
+
+        return OnnxTextEncoder.from_bundle(bundle.root, bundle.manifest, providers=bundle.providers())
     if text_encoder is None:
         seed = _RANDOM_INIT.match(info.weights_id)
         if seed:
             text_encoder = load_text_encoder(model_name=info.model_name, random_init_seed=int(seed.group(1)))
         else:
-            text_encoder = load_text_encoder(settings.clip_weights, model_name=info.model_name)
+            from service.setting_source import setting_source
+
+            text_encoder = load_text_encoder(settings.clip_weights, model_name=info.model_name,
+                                             source=setting_source("clip_weights", weights_flag))
     if text_encoder.weights_id != info.weights_id:
         raise StartupError(f"CLIP text weights {text_encoder.weights_id} differ from the ones bundle "
                            f"{bundle.version} was exported with ({info.weights_id}); configure the matching "
