@@ -21,15 +21,15 @@ OURS = ("model", "service", "cli", "client", "training")
 # imported only on the torch path (bundles without a text graph, demo builds), which the images do not serve
 TRAINING_ONLY = {"torch", "open_clip", "torchvision", "onnx", "onnxscript", "training", "tqdm"}
 
-_LOADED = """
+_LOADED = f"""
 import json, sys
 import cli.main, cli.serve, service.app, model.text_onnx
 from service.app import create_app
 from service.settings import Settings
 create_app(Settings())
 print(json.dumps(sorted(m.__file__ for n, m in list(sys.modules.items())
-                        if n.split('.')[0] in %r and getattr(m, '__file__', None))))
-""" % (OURS,)
+                        if n.split('.')[0] in {OURS!r} and getattr(m, '__file__', None))))
+"""
 
 
 def serving_modules() -> list[Path]:
