@@ -119,22 +119,29 @@ def test_cpu_profile_serves_a_real_clip_and_keeps_classes_across_a_redis_kill(pr
                                                                               record_property) -> None:
     from model.skeleton_io import read_skeleton
 
-    started = time.monotonic()
-    project.compose("--profile", "cpu", "up", "-d", "scale-cpu")
-    cold_start = project.wait_healthy("scale-cpu", READY_TIMEOUT_S) + 0.0
     base = f"http://127.0.0.1:{project.port}"  # type: ignore[attr-defined]
     headers = {"X-API-Key": project.key}  # type: ignore[attr-defined]
+    project.compose("--profile", "cpu", "up", "-d", "--no-build", "scale-cpu")  # redis healthy first
+    started = time.monotonic()
+    cold_start = None
     with httpx.Client(base_url=base, timeout=60) as http:
-        ready = http.get("/readyz")
-        assert ready.status_code == 200, ready.text
-        record_property("cold_start_to_ready_s", round(time.monotonic() - started, 1))
+        while cold_start is None and time.monotonic() - started < READY_TIMEOUT_S:
+            try:
+                if http.get("/readyz", timeout=2).status_code == 200:
+                    cold_start = time.monotonic() - started  # container started -> bundle loaded and warm
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        assert cold_start is not None, project.compose("logs", "--no-color", "scale-cpu", check=False).stdout[-4000:]
+        record_property("cold_start_to_ready_s", round(cold_start, 1))
+        project.wait_healthy("scale-cpu", 60)  # the image's HEALTHCHECK agrees
         assert http.post("/classes", json={"classes": CLASSES}).status_code == 401  # writes need the key
         registered = http.post("/classes", json={"classes": CLASSES}, headers=headers)
         assert registered.status_code == 200, registered.text
         ids = {c["label"]: c["id"] for c in registered.json()["classes"]}
         assert set(ids) == {c["label"] for c in CLASSES}
 
-        clip = next(iter(sorted((shared_data / "skeletons" / "ntu60_raw").glob("*A001.skeleton"))))  # drink water
+        clip = shared_data / "skeletons" / "ntu60_raw" / "S001C001P001R001A011.skeleton"  # A011 reading
         joints = read_skeleton(clip).joints
         answer = http.post("/recognize", json={"skeleton": joints.tolist(), "top_k": len(CLASSES)})
         assert answer.status_code == 200, answer.text
@@ -162,7 +169,7 @@ def test_cpu_profile_serves_a_real_clip_and_keeps_classes_across_a_redis_kill(pr
             [r["class_id"] for r in body["results"]]
         stats = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}",
                                 project.container("scale-cpu")], capture_output=True, text=True).stdout.strip()
-    print(f"\nscale-cpu: cold start to healthy {cold_start:.1f}s, memory after recognize {stats}")
+    print(f"\nscale-cpu: container start to /readyz 200 in {cold_start:.1f}s, memory after recognize {stats}")
     record_property("memory_after_recognize", stats)
 
 
