@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from model.text import MissingWeightsError
     from service.app import StartupError, create_app, load_text_for, resolve_bundle_path
     from service.inference import choose_providers
+    from service.setting_source import setting_source
     from service.settings import SettingsError, load_settings
 
     try:
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     demo_text = None
+    flag = "--clip-weights" if args.clip_weights is not None else None
     try:
         if args.demo or settings.bundle_path is None:
             # Embedded default: no bundle configured -> the demo bundle. Only the CLI may import training/.
@@ -61,14 +63,16 @@ def run(args: argparse.Namespace) -> int:
             from training.demo import DEMO_SEED, build_demo_bundle
 
             # One text tower serves both the demo build and the app (building it twice doubles start-up).
-            demo_text = (load_text_encoder(settings.clip_weights) if settings.clip_weights is not None
-                         else load_text_encoder(random_init_seed=DEMO_SEED))
+            demo_text = (load_text_encoder(settings.clip_weights, source=setting_source("clip_weights", flag))
+                         if settings.clip_weights is not None else load_text_encoder(random_init_seed=DEMO_SEED))
             log.warning("no trained bundle configured: building/reusing the DEMO bundle in %s with %s text "
                         "weights (its rankings are NOT meaningful)", settings.demo_dir, demo_text.weights_id)
             build_demo_bundle(settings.demo_dir, text_encoder=demo_text, seed=DEMO_SEED)
             settings = settings.model_copy(update={"bundle_path": settings.demo_dir})
         bundle = load_bundle(resolve_bundle_path(settings), providers=choose_providers(settings.device))
-        text_encoder = load_text_for(bundle, settings, text_encoder=demo_text)
+        # a bundle with a text graph serves it through onnxruntime; the demo build's torch tower is dropped
+        demo_text = None if bundle.manifest.text_graph is not None else demo_text
+        text_encoder = load_text_for(bundle, settings, text_encoder=demo_text, weights_flag=flag)
     except (StartupError, BundleError, MissingWeightsError, RuntimeError) as exc:
         print(f"scale serve: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from model.bundle_spec import (
     FORMAT_VERSION,
     GRAPH_NAMES,
     MANIFEST_NAME,
+    TEXT_FILES,
     VARIANTS,
     BundleError,
     ClassTensors,
@@ -85,7 +86,9 @@ def verify_files(root: Path, manifest: Manifest) -> dict[str, bytes]:
         for graph in GRAPH_NAMES:
             if graph_file(graph, variant) not in manifest.files:
                 raise BundleError(f"manifest lists variant {variant!r} but no file {graph_file(graph, variant)}")
-    known = {graph_file(g, v) for v in VARIANTS for g in GRAPH_NAMES}
+    if manifest.text_graph is not None and not set(TEXT_FILES) <= set(manifest.files):
+        raise BundleError(f"manifest has a text_graph but files does not list {list(TEXT_FILES)}")
+    known = {graph_file(g, v) for v in VARIANTS for g in GRAPH_NAMES} | set(TEXT_FILES)
     unknown = sorted(set(manifest.files) - known)
     if unknown:  # never read paths a manifest makes up (absolute or ../ paths would escape the bundle)
         raise BundleError(f"{root / MANIFEST_NAME}: files lists unknown paths {unknown}; "

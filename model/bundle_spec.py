@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -24,6 +24,9 @@ GRAPH_NAMES = ("encoder", "class_side", "sample_side")
 VARIANTS = ("fp32", "fp16")
 OPSET = 17
 DEFAULT_TOLERANCE = {"energy_abs": 1e-4, "energy_rel": 1e-5}
+TEXT_GRAPH_FILE = "text.onnx"  # optional CLIP text tower (fp32 only), see TextGraphInfo
+TOKENIZER_FILE = "tokenizer.json"
+TEXT_FILES = (TEXT_GRAPH_FILE, TOKENIZER_FILE)
 
 
 class BundleError(ValueError):
@@ -138,6 +141,29 @@ class TextInfo(BaseModel):
         return v
 
 
+class TextGraphInfo(BaseModel):
+    """The CLIP text tower as an ONNX graph plus its tokenizer (optional: older bundles use open_clip)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(default=TEXT_GRAPH_FILE, pattern=f"^{TEXT_GRAPH_FILE}$")
+    tokenizer: str = Field(default=TOKENIZER_FILE, pattern=f"^{TOKENIZER_FILE}$")
+    clean: Literal["ftfy+html+whitespace+lower"] = "ftfy+html+whitespace+lower"  # model.text_onnx.clean_text
+    context_length: int = Field(default=CLIP_CONTEXT_LENGTH, gt=2)
+    sot_token_id: int = Field(ge=0)
+    eot_token_id: int = Field(ge=0)
+    vocab_size: int = Field(gt=0)
+
+
+def text_graph_spec(context_length: int, text_dim: int, width: int) -> GraphSpec:
+    """I/O of text.onnx: token ids in, exactly the class-side graph's three text inputs out."""
+    return GraphSpec(
+        inputs=(TensorSpec("token_ids", ("K", context_length), "int64"),),
+        outputs=(TensorSpec("text_global", ("K", text_dim)), TensorSpec("text_tokens", ("K", context_length, width)),
+                 TensorSpec("token_mask", ("K", context_length))),
+    )
+
+
 class Tolerance(BaseModel):
     """ONNX-vs-PyTorch energy tolerance: |dE| <= energy_abs + energy_rel * |E|."""
 
@@ -168,6 +194,7 @@ class Manifest(BaseModel):
     demo: bool = False
     note: str = ""
     tolerance: Tolerance = Field(default_factory=Tolerance)
+    text_graph: TextGraphInfo | None = None  # absent in older bundles: the service then needs open_clip
     _raw: dict[str, Any] | None = PrivateAttr(default=None)  # the parsed JSON, hashed as written
 
     def hashed_body(self) -> dict[str, Any]:

@@ -8,12 +8,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from model.config import CLIP_CONTEXT_LENGTH, CLIP_TEXT_DIM, DEFAULT_CLIP_MODEL, DEFAULT_PROMPT_TEMPLATE
+
+if TYPE_CHECKING:  # torch is imported where the tower runs: the ONNX serving path needs only make_prompt
+    import torch
+    from torch import nn
 
 WEIGHTS_ENV = "SCALE_CLIP_WEIGHTS"
 PRETRAINED_TAG = "openai"
@@ -97,14 +100,19 @@ def _missing_message(model_name: str, repo: str, cache: str) -> str:
     )
 
 
-def resolve_weights(weights: str | os.PathLike | None, model_name: str) -> Path:
-    """Weights file: explicit path, then $SCALE_CLIP_WEIGHTS, then the offline Hugging Face cache."""
+def resolve_weights(weights: str | os.PathLike | None, model_name: str, source: str | None = None) -> Path:
+    """Weights file: explicit path, then $SCALE_CLIP_WEIGHTS, then the offline Hugging Face cache.
+
+    `source` says where an explicit `weights` came from (e.g. "the --clip-weights flag") for the error message.
+    """
     explicit = weights if weights is not None else os.environ.get(WEIGHTS_ENV) or None
     if explicit is not None:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            source = "weights argument" if weights is not None else f"${WEIGHTS_ENV}"
-            raise MissingWeightsError(f"CLIP weights file from the {source} does not exist: {path}")
+            if weights is None:
+                source = f"the environment variable {WEIGHTS_ENV}"
+            raise MissingWeightsError(f"CLIP weights file does not exist: {path} (the path came from "
+                                      f"{source or 'the weights argument'}; a container sees only its mounts)")
         return path
     from huggingface_hub import hf_hub_download
 
@@ -137,13 +145,14 @@ class TextEncoder:
             raise TypeError("texts must be a sequence of strings")
         return self.tokenizer(list(texts))
 
-    @torch.no_grad()
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> TextFeatures:
         """Encode K texts in batches; global_emb is encode_text (not normalised), tokens are pre-projection."""
+        import torch
+
         ids = self.tokenize(texts)
         captured: list[torch.Tensor] = []
         globals_, tokens = [], []
-        with self._lock:
+        with self._lock, torch.no_grad():
             hook = self.model.ln_final.register_forward_hook(lambda _m, _i, out: captured.append(out))
             try:
                 for start in range(0, ids.shape[0], batch_size):
@@ -166,10 +175,11 @@ class TextEncoder:
 
 def load_text_encoder(
     weights: str | os.PathLike | None = None, model_name: str = DEFAULT_CLIP_MODEL,
-    random_init_seed: int | None = None, device: str = "cpu",
+    random_init_seed: int | None = None, device: str = "cpu", source: str | None = None,
 ) -> TextEncoder:
     """Build the text tower from local weights (see resolve_weights) or, for tests, a seeded random init."""
     import open_clip
+    import torch
 
     if random_init_seed is not None:
         with torch.random.fork_rng(devices=[]):
@@ -177,7 +187,7 @@ def load_text_encoder(
             model = open_clip.create_model(model_name, pretrained=None, load_weights=False, device="cpu")
         weights_id = f"random-init:seed={random_init_seed}"
     else:
-        path = resolve_weights(weights, model_name)
+        path = resolve_weights(weights, model_name, source)
         model = open_clip.create_model(model_name, pretrained=str(path), device="cpu", weights_only=True)
         weights_id = f"sha256:{sha256_file(path)}"
     model.visual = None  # only the text tower is used; frees ~88M parameters

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.bundle import Bundle, load_bundle
@@ -28,6 +29,11 @@ log = logging.getLogger("service")
 _RANDOM_INIT = re.compile(r"^random-init:seed=(\d+)$")
 
 
+_NO_BUNDLE = ("no model bundle in {path} (SCALE_BUNDLE_PATH; empty folder, no manifest.json): export one with "
+              "`scale export` and point SCALE_BUNDLE_PATH at it (docker compose: HOST_BUNDLE_DIR in .env), or "
+              "run the demo image: `docker compose --profile demo up -d scale-demo` (see docs/deploy.md)")
+
+
 class StartupError(RuntimeError):
     """The service cannot start with this configuration (message says what to change)."""
 
@@ -35,6 +41,8 @@ class StartupError(RuntimeError):
 def resolve_bundle_path(settings: Settings) -> Path:
     """settings.bundle_path, else the demo bundle in settings.demo_dir when one was built there."""
     if settings.bundle_path is not None:
+        if settings.bundle_path.is_dir() and not (settings.bundle_path / "manifest.json").exists():
+            raise StartupError(_NO_BUNDLE.format(path=settings.bundle_path))
         return settings.bundle_path
     if (settings.demo_dir / "manifest.json").is_file():
         return settings.demo_dir
@@ -42,17 +50,25 @@ def resolve_bundle_path(settings: Settings) -> Path:
                        f"demo bundle in {settings.demo_dir}")
 
 
-def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None) -> Any:
-    """The CLIP text tower the bundle was exported with; refuses weights whose id differs from the manifest's."""
+def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None, weights_flag: str | None = None) -> Any:
+    """The CLIP text tower the bundle was exported with: its text graph when it has one (no torch), else
+    open_clip; refuses weights whose id differs from the manifest's."""
     from model.text import load_text_encoder
 
     info = bundle.manifest.text
+    if text_encoder is None and bundle.manifest.text_graph is not None:
+        from model.text_onnx import OnnxTextEncoder
+
+        return OnnxTextEncoder.from_bundle(bundle.root, bundle.manifest, providers=bundle.providers())
     if text_encoder is None:
         seed = _RANDOM_INIT.match(info.weights_id)
         if seed:
             text_encoder = load_text_encoder(model_name=info.model_name, random_init_seed=int(seed.group(1)))
         else:
-            text_encoder = load_text_encoder(settings.clip_weights, model_name=info.model_name)
+            from service.setting_source import setting_source
+
+            text_encoder = load_text_encoder(settings.clip_weights, model_name=info.model_name,
+                                             source=setting_source("clip_weights", weights_flag))
     if text_encoder.weights_id != info.weights_id:
         raise StartupError(f"CLIP text weights {text_encoder.weights_id} differ from the ones bundle "
                            f"{bundle.version} was exported with ({info.weights_id}); configure the matching "
@@ -162,7 +178,8 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     from service.routers import admin, classes, health, recognize
 
     settings = settings or load_settings()
-    app = FastAPI(title="SCALE zero-shot skeleton action recognition", version="1.0",
+    # FastAPIOffline: /docs (Swagger UI) and /redoc load their JS/CSS from the app, not from a CDN
+    app = FastAPIOffline(title="SCALE zero-shot skeleton action recognition", version="1.0",
                   description="Register action texts, then rank them for posted NTU-25 skeleton sequences.",
                   lifespan=_lifespan)
     app.state.settings = settings

@@ -56,7 +56,8 @@ def build_demo_bundle(out_dir: str | Path, text_encoder: Any = None, seed: int =
                     prompt_template=template, weights_id=text_encoder.weights_id)
     try:
         export_bundle(out, encoder, scorer, preprocess=PreprocessConfig(num_frames=num_frames), text=info,
-                      training=training, demo=True, note=DEMO_NOTE, overwrite=True)
+                      training=training, demo=True, note=DEMO_NOTE, overwrite=True,
+                      text_encoder=text_encoder)
     except OSError:
         # another replica published the same demo bundle between our check and our rename
         if not _reusable(out, text_encoder.weights_id, seed, num_frames, encoder_id):
@@ -83,7 +84,7 @@ def _reusable(out: Path, weights_id: str, seed: int, num_frames: int, encoder_id
     except BundleError as exc:
         log.warning("rebuilding demo bundle: %s", exc)
         return False
-    return (manifest.demo and manifest.text.weights_id == weights_id and manifest.num_frames == num_frames
+    return (manifest.demo and manifest.text_graph is not None and manifest.text.weights_id == weights_id and manifest.num_frames == num_frames
             and manifest.training.get("demo_seed") == seed and manifest.training.get("encoder") == encoder_id)
 
 

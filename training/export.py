@@ -171,9 +171,13 @@ def _check_parity(root: Path, modules: dict[str, nn.Module], dims: Dims, num_fra
 def export_bundle(
     out_dir: str | Path, encoder: nn.Module, scorer: ScaleScorer, *, preprocess: PreprocessConfig,
     text: TextInfo, training: dict[str, Any] | None = None, score_temperature: float | None = None,
-    fp16: bool = False, demo: bool = False, note: str = "", overwrite: bool = False,
+    fp16: bool = False, demo: bool = False, note: str = "", overwrite: bool = False, text_encoder: Any = None,
 ) -> Path:
-    """Write encoder/class_side/sample_side ONNX graphs (+ fp16/ variant) and manifest.json atomically."""
+    """Write encoder/class_side/sample_side ONNX graphs (+ fp16/ variant) and manifest.json atomically.
+
+    With `text_encoder` (a model.text.TextEncoder matching `text`) the bundle also carries text.onnx and
+    tokenizer.json, so the service needs neither torch nor open_clip (training/export_text.py).
+    """
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass overwrite=True / --overwrite to replace it)")
@@ -195,6 +199,7 @@ def export_bundle(
                 export_graph(modules[graph], args, specs[graph], tmp / graph_file(graph, variant))
         _check_parity(tmp, fp32_modules, dims, num_frames)
         blobs = {graph_file(g, v): (tmp / graph_file(g, v)).read_bytes() for v in variants for g in GRAPH_NAMES}
+        text_graph = _export_text(text_encoder, text, tmp, blobs) if text_encoder is not None else None
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION, "bundle_version": "", "created": _now(),
             "dims": dims.model_dump(), "preprocess": preprocess.to_dict(), "text": text.model_dump(),
@@ -204,6 +209,8 @@ def export_bundle(
             "files": {rel: sha256_hex(data) for rel, data in sorted(blobs.items())},
             "demo": bool(demo), "note": note, "tolerance": dict(DEFAULT_TOLERANCE),
         }
+        if text_graph is not None:
+            manifest["text_graph"] = text_graph
         manifest = json.loads(json.dumps(manifest))  # the hash sees exactly what the reader will parse
         manifest["bundle_version"] = compute_bundle_version(manifest, blobs)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -212,6 +219,19 @@ def export_bundle(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _export_text(text_encoder: Any, text: TextInfo, tmp: Path, blobs: dict[str, bytes]) -> dict[str, Any]:
+    """Add text.onnx + tokenizer.json to the bundle being written; returns the manifest's text_graph entry."""
+    from training.export_text import export_text_graph
+
+    if text_encoder.weights_id != text.weights_id or text_encoder.model_name != text.model_name:
+        raise BundleError(f"text encoder {text_encoder.model_name} {text_encoder.weights_id} is not the one the "
+                          f"manifest names ({text.model_name} {text.weights_id})")
+    info = export_text_graph(text_encoder, tmp)
+    for rel in (info.file, info.tokenizer):
+        blobs[rel] = (tmp / rel).read_bytes()
+    return info.model_dump()
 
 
 def _publish(tmp: Path, out: Path) -> None:

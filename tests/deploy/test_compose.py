@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .dockerfile_parse import env_of, parse_stages
+from .test_dockerfiles import target_env
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.unit
 SCALE_SERVICES = ("scale", "scale-cpu")
+TARGETS = {"scale": "gpu", "scale-cpu": "cpu", "scale-demo": "demo"}
+# Set by the demo service on purpose; the server-side refusal of open writes on a non-loopback bind reads it
+# (a Settings field added with that change).
+OPEN_WRITES = "SCALE_ALLOW_OPEN_WRITES"
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +52,28 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 
 def test_services_and_profiles(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"scale", "scale-cpu", "redis", "proxy"} <= set(services)
+    assert {"scale", "scale-cpu", "scale-demo", "redis", "proxy"} <= set(services)
     assert "profiles" not in services["scale"] and "profiles" not in services["redis"]  # plain `up` runs both
     assert services["scale-cpu"]["profiles"] == ["cpu"]
     assert services["proxy"]["profiles"] == ["scale-out"]
+    assert services["scale-demo"]["profiles"] == ["demo"]
 
 
-def test_images_are_built_from_the_repo_dockerfiles(compose: dict[str, Any]) -> None:
-    for name, dockerfile in (("scale", "docker/Dockerfile.gpu"), ("scale-cpu", "docker/Dockerfile.cpu")):
+def test_images_are_built_from_the_one_dockerfile(compose: dict[str, Any]) -> None:
+    for name, target in TARGETS.items():
         build = compose["services"][name]["build"]
-        assert build["dockerfile"] == dockerfile and (REPO / build["context"] / dockerfile).is_file()
+        assert build["dockerfile"] == "docker/Dockerfile" and (REPO / build["context"] / build["dockerfile"]).is_file()
+        assert build["target"] == target and compose["services"][name]["image"] == f"scale-zsar:{target}"
+        assert re.fullmatch(r"python:3\.11-slim(-\w+)?", build["args"]["PYTHON_IMAGE"])
+
+
+def test_standin_override_changes_only_base_images(compose: dict[str, Any]) -> None:
+    override = yaml.safe_load((REPO / "docker" / "standin" / "compose.override.yml").read_text())["services"]
+    assert set(override) == set(TARGETS) | {"redis"}
+    assert override["redis"] == {"image": "scale-standin/redis:7-bookworm"}
+    for name in TARGETS:
+        assert override[name] == {"build": {"network": "host",
+                                            "args": {"PYTHON_IMAGE": "scale-standin/python:3.11-bookworm"}}}
 
 
 def test_gpu_reservation_only_on_the_gpu_service(compose: dict[str, Any]) -> None:
@@ -84,25 +103,40 @@ def test_scale_service_wiring(compose: dict[str, Any], name: str) -> None:
     assert service["env_file"] == [{"path": ".env", "required": False}]
     env = service["environment"]
     assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert OPEN_WRITES not in env  # the real services need SCALE_API_KEY from .env
     unknown = set(env) - settings_env_names()
     assert not unknown, f"{name}: environment names no Settings field reads: {sorted(unknown)}"
     Settings(**{k.removeprefix("SCALE_").lower(): v for k, v in env.items() if k.startswith("SCALE_")})
     (port,) = service["ports"]
     host, container = port.rsplit(":", 1)
     assert int(container) == int(env["SCALE_PORT"]) == Settings.model_fields["port"].default
-    assert host.startswith("${HOST_PORT")
+    assert interpolate(host, {}) == "127.0.0.1:8000"  # loopback unless HOST_BIND says otherwise
     assert "scale-backend" in service["networks"]["default"]["aliases"]
+    assert re.fullmatch(r"on-failure:\d", service["restart"])  # a missing bundle must not loop forever
 
 
 @pytest.mark.parametrize("name", SCALE_SERVICES)
-def test_model_mounts_are_read_only_and_match_the_image(compose: dict[str, Any], name: str) -> None:
+def test_the_bundle_mount_is_read_only_and_matches_the_image(compose: dict[str, Any], name: str) -> None:
     service = compose["services"][name]
-    mounts = {m["target"]: m for m in service["volumes"]}
-    assert set(mounts) == {"/models/bundle", "/models/clip"}
-    assert all(m["type"] == "bind" and m["read_only"] is True for m in mounts.values())
-    runtime_env = env_of(parse_stages(REPO / service["build"]["dockerfile"])[1][-1])
-    assert runtime_env["SCALE_BUNDLE_PATH"] == "/models/bundle"
-    assert str(Path(runtime_env["SCALE_CLIP_WEIGHTS"]).parent) == "/models/clip"
+    (mount,) = service["volumes"]  # bundles carry their text graph: no CLIP weights mount
+    assert mount["type"] == "bind" and mount["read_only"] is True
+    assert mount["target"] == target_env(TARGETS[name])["SCALE_BUNDLE_PATH"] == "/models/bundle"
+
+
+def test_demo_service_is_marked_mounts_nothing_and_opens_writes_explicitly(compose: dict[str, Any]) -> None:
+    from service.settings import Settings
+
+    demo = compose["services"]["scale-demo"]
+    assert "volumes" not in demo and "env_file" not in demo  # nothing mounted, no .env (no key) read
+    assert demo["environment"][OPEN_WRITES] == "true"
+    unknown = set(demo["environment"]) - settings_env_names() - {OPEN_WRITES}
+    assert not unknown and (OPEN_WRITES.removeprefix("SCALE_").lower() in Settings.model_fields
+                            or OPEN_WRITES not in settings_env_names())
+    (port,) = demo["ports"]
+    assert port.startswith("127.0.0.1:") and port.endswith(":8000")
+    assert "DEMO" in demo["labels"]["org.opencontainers.image.description"]
+    assert "# DEMO ONLY" in (REPO / "docker-compose.yml").read_text()
+    assert target_env("demo")["SCALE_BUNDLE_PATH"].startswith("/models/demo/")
 
 
 def test_env_example_names_are_settings_or_compose_variables(compose: dict[str, Any],
@@ -118,6 +152,7 @@ def test_env_example_names_are_settings_or_compose_variables(compose: dict[str, 
     values = {k.removeprefix("SCALE_").lower(): v for k, v in env_example.items() if k in service_vars}
     settings = load_settings(**values)  # the example as shipped must be a valid configuration
     assert settings.api_key is None and str(settings.bundle_path) == "/models/bundle"
+    assert "SCALE_CLIP_WEIGHTS" not in env_example  # the recipe no longer points into an empty mount
 
 
 def test_env_file_and_secrets_stay_out_of_the_build_context() -> None:
@@ -141,4 +176,14 @@ def test_proxy_targets_the_replicas(compose: dict[str, Any], env_example: dict[s
     from service.settings import Settings
 
     assert int(size) * 1024 * 1024 >= Settings.model_fields["max_body_bytes"].default
-    assert interpolate(port, env_example).startswith(env_example["HOST_PROXY_PORT"])
+    assert interpolate(port, env_example).startswith(f"{env_example['HOST_BIND']}:{env_example['HOST_PROXY_PORT']}")
+
+
+@pytest.mark.skipif(shutil.which("docker") is None or subprocess.run(["docker", "compose", "version"],
+                    capture_output=True).returncode != 0, reason="docker compose CLI not installed")
+def test_compose_cli_accepts_the_file_with_and_without_the_standin_override(tmp_path: Path) -> None:
+    for files in (["-f", "docker-compose.yml"], ["-f", "docker-compose.yml", "-f", "docker/standin/compose.override.yml"]):
+        done = subprocess.run(["docker", "compose", *files, "--profile", "cpu", "--profile", "demo", "config", "-q"],
+                              cwd=REPO, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "HOST_BUNDLE_DIR": str(tmp_path)})
+        assert done.returncode == 0, done.stderr

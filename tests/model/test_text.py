@@ -125,10 +125,12 @@ def test_missing_weights_error_says_how_to_provide_them(offline_empty_cache: Pat
 
 
 def test_bad_explicit_paths_are_named(offline_empty_cache: Path, tmp_path: Path, monkeypatch) -> None:
-    with pytest.raises(MissingWeightsError, match="weights argument does not exist"):
+    with pytest.raises(MissingWeightsError, match="does not exist: .*nope.safetensors .*the weights argument"):
         resolve_weights(tmp_path / "nope.safetensors", "ViT-B-32-quickgelu")
+    with pytest.raises(MissingWeightsError, match="nope.safetensors .*came from the --clip-weights flag"):
+        resolve_weights(tmp_path / "nope.safetensors", "ViT-B-32-quickgelu", source="the --clip-weights flag")
     monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "gone.bin"))
-    with pytest.raises(MissingWeightsError, match=f"\\${WEIGHTS_ENV} does not exist"):
+    with pytest.raises(MissingWeightsError, match=f"gone.bin .*came from the environment variable {WEIGHTS_ENV}"):
         resolve_weights(None, "ViT-B-32-quickgelu")
 
 

@@ -34,7 +34,8 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory, text_encoder) -> tuple[Pa
 @pytest.mark.integration
 def test_demo_bundle_builds_loads_and_is_marked_demo(demo_dir, text_encoder) -> None:
     out, seconds = demo_dir
-    assert seconds < 60, f"demo bundle took {seconds:.1f}s to build"
+    # ~40 s on an idle 2-core CPU, most of it exporting the 63M-parameter CLIP text graph; the CI box is shared
+    assert seconds < 240, f"demo bundle took {seconds:.1f}s to build"
     bundle = load_bundle(out, providers=["CPUExecutionProvider"])
     m = bundle.manifest
     assert m.demo is True and "NOT meaningful" in m.note

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Build the demo bundle (labels NOT meaningful) into docker/demo/bundle for the `demo` image target.
+# Needs the training install (torch, open_clip): the serving image has neither, so the bundle is built here
+# and baked in. Reuses an intact bundle built with the same seed. Usage: docker/demo/build.sh [python]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PYTHON="${1:-${PYTHON:-python}}"
+"$PYTHON" -c "import sys; from training.demo import build_demo_bundle; print(build_demo_bundle(sys.argv[1]))" \
+  docker/demo/bundle
