@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -85,3 +86,21 @@ def test_corruption_or_changed_seed_rebuilds(demo_dir, tmp_path: Path, text_enco
     second = json.loads((out / "manifest.json").read_text())
     assert second["training"]["demo_seed"] == 1 and second["preprocess"]["num_frames"] == 8
     assert second["bundle_version"] != first["bundle_version"]
+
+
+@pytest.mark.unit
+def test_first_build_shows_progress_and_duration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    class FakeText:
+        weights_id, model_name = "random-init:seed=0", "ViT-B-32-quickgelu"
+
+        def encode(self, texts):
+            return None
+
+    exported: list[Path] = []
+    monkeypatch.setattr(demo, "train_demo_scorer", lambda text, seed: (None, 0.9))
+    monkeypatch.setattr(demo, "export_bundle", lambda out, *a, **k: exported.append(out))
+    assert demo.build_demo_bundle(tmp_path / "b", text_encoder=FakeText()) == tmp_path / "b"
+    err = capsys.readouterr().err
+    assert exported == [tmp_path / "b"]
+    assert "building the demo bundle: 3/3 steps" in err and "exporting ONNX graphs" in err
+    assert re.search(r"built the demo bundle in .* in \d+ s", err)
