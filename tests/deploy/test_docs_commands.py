@@ -25,7 +25,7 @@ def bash_lines(doc: str) -> list[str]:
 
 def inline_commands(doc: str) -> list[str]:
     """Inline code spans in the prose that show a `scale` command with options, e.g. `scale serve --demo`."""
-    spans = re.findall(r"`(scale [^`]+)`", (REPO / doc).read_text())
+    spans = re.findall(r"`(?:\.venv/bin/)?(scale [^`]+)`", (REPO / doc).read_text())
     return [span for span in spans if " --" in span]
 
 

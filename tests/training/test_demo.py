@@ -27,16 +27,16 @@ def text_encoder():
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory, text_encoder) -> tuple[Path, float]:
     out = tmp_path_factory.mktemp("demo") / "bundle"
-    started = time.monotonic()
+    started = time.process_time()  # CPU seconds of this process: wall time depends on who shares the machine
     demo.build_demo_bundle(out, text_encoder=text_encoder, seed=0)  # default num_frames = 300
-    return out, time.monotonic() - started
+    return out, time.process_time() - started
 
 
 @pytest.mark.integration
 def test_demo_bundle_builds_loads_and_is_marked_demo(demo_dir, text_encoder) -> None:
     out, seconds = demo_dir
-    # ~40 s on an idle 2-core CPU, most of it exporting the 63M-parameter CLIP text graph; the CI box is shared
-    assert seconds < 240, f"demo bundle took {seconds:.1f}s to build"
+    # most of it is exporting and checking the 63M-parameter CLIP text graph
+    assert seconds < 150, f"demo bundle took {seconds:.1f} CPU seconds to build"
     bundle = load_bundle(out, providers=["CPUExecutionProvider"])
     m = bundle.manifest
     assert m.demo is True and "NOT meaningful" in m.note
