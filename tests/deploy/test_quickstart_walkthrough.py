@@ -49,8 +49,9 @@ def test_quickstart_commands_run_verbatim_from_a_fresh_clone(tmp_path: Path, sha
     (clone / ".venv").symlink_to(Path(sys.prefix))  # the installed environment stands in for section 1
     bundle = demo_bundle_path(tmp_path_factory)
     with running_service(bundle, redis_server.url, tmp_path) as url:
-        env = clean_env(SCALE_URL=url, NTU_SKELETONS=str(shared_data.joinpath(*SKELETONS)), PYTHONPATH=str(clone),
+        env = clean_env(SCALE_URL=url, NTU_SKELETONS=str(shared_data.joinpath(*SKELETONS)),
                         HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path))
+        env["PYTHONPATH"] = str(clone)  # the clone's code, not this checkout's
         script = "set -e\n" + "\n".join(section_blocks("bash"))
         shell = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True,
                                timeout=600)
