@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = ("README.md", "docs/quickstart.md", "docs/service.md", "docs/deploy.md", "docs/registry.md")
+DOCS = ("README.md", "docs/quickstart.md", "docs/service.md", "docs/deploy.md", "docs/registry.md", "docs/doctor.md")
 pytestmark = pytest.mark.unit
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
