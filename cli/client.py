@@ -161,20 +161,28 @@ def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
 
 def _result_rows(results: list[tuple[Path, Any]]) -> list[dict[str, Any]]:
     return [{"file": str(path), "rank": rank, "class_id": p.class_id, "label": p.label, "energy": p.energy,
-             "score": p.score, "uncertainty": p.uncertainty, "bundle_version": rec.bundle_version}
+             "score": p.score, "uncertainty": p.uncertainty, "bundle_version": rec.bundle_version,
+             "demo": bool(rec.demo), "warning": rec.warning or ""}
             for path, rec in results for rank, p in enumerate(rec.predictions, start=1)]
 
 
+def demo_warning(results: list[tuple[Path, Any]]) -> str | None:
+    """The service's demo warning when any answer came from a demo bundle (rankings NOT meaningful)."""
+    return next((rec.warning or "DEMO bundle: rankings are NOT meaningful." for _, rec in results if rec.demo), None)
+
+
 def format_results(results: list[tuple[Path, Any]], fmt: str) -> str:
-    """Render (file, Recognition) pairs as a table, JSON or CSV."""
+    """Render (file, Recognition) pairs as a table, JSON or CSV (JSON and CSV carry `demo` and `warning`)."""
     if fmt == "json":
-        return json.dumps([{"file": str(path), "bundle_version": rec.bundle_version,
-                            "predictions": [vars(p) for p in rec.predictions]} for path, rec in results], indent=2)
+        return json.dumps([{"file": str(path), "bundle_version": rec.bundle_version, "demo": bool(rec.demo),
+                            "warning": rec.warning, "predictions": [vars(p) for p in rec.predictions]}
+                           for path, rec in results], indent=2)
     rows = _result_rows(results)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["file", "rank", "class_id", "label", "energy", "score",
-                                                    "uncertainty", "bundle_version"], lineterminator="\n")
+                                                    "uncertainty", "bundle_version", "demo", "warning"],
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue().rstrip("\n")
@@ -207,6 +215,9 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
                     warned.add(note)
                     print(f"warning: {note}", file=sys.stderr)
                 bar.update(len(chunk))
+        warning = demo_warning(results)
+        if warning:  # on stderr, so piped JSON/CSV stays parseable and the warning still reaches the user
+            print(f"WARNING: {warning}", file=sys.stderr)
         text = format_results(results, fmt)
         if args.out:
             args.out.write_text(text + "\n", encoding="utf-8")

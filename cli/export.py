@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--training-json", help="JSON object with dataset/split/metrics to record in the manifest")
     p.add_argument("--score-temperature", type=float, default=None, help="default: feature_dim (256)")
     p.add_argument("--fp16", action="store_true", help="also write the fp16/ variant")
+    p.add_argument("--text-graph", action=argparse.BooleanOptionalAction, default=None,
+                   help="add text.onnx + tokenizer.json so the service needs no torch (default: yes with "
+                        "--clip-weights; a random-init:seed=N weights id needs --text-graph)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle directory")
     p.set_defaults(func=_cmd_export)
     d = subparsers.add_parser("demo-bundle", help="build the demo bundle (random encoder; labels not meaningful)")
@@ -123,13 +126,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: load_state_dict key/shape mismatch
         print(f"scale export: {exc}", file=sys.stderr)
         return 2
+    try:
+        text_encoder = _text_tower(args, info)
+    except (ValueError, OSError, RuntimeError) as exc:  # MissingWeightsError is a RuntimeError
+        print(f"scale export: {exc}", file=sys.stderr)
+        return 2
     training = json.loads(json.dumps({**meta, **({"encoder": enc_meta} if enc_meta else {})}, default=str))
     training.update(_json_file(args.training_json, "training JSON"))
     try:
         out = export_bundle(args.out, encoder, scorer,
                             preprocess=PreprocessConfig(num_frames=_num_frames(args, enc_meta, meta)),
                             text=info, training=training, score_temperature=args.score_temperature,
-                            fp16=args.fp16, overwrite=args.overwrite)
+                            fp16=args.fp16, overwrite=args.overwrite, text_encoder=text_encoder)
     except (FileExistsError, ValueError) as exc:  # BundleError and config errors are ValueErrors
         print(f"scale export: {exc}", file=sys.stderr)
         return 2
@@ -137,6 +145,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(json.dumps({"bundle": str(out), "bundle_version": manifest["bundle_version"],
                       "variants": manifest["variants"]}))
     return 0
+
+
+def _text_tower(args: argparse.Namespace, info: Any) -> Any:
+    """The CLIP text tower to export as text.onnx, or None (--no-text-graph, or no weights to build it from)."""
+    import re
+
+    from model.text import load_text_encoder
+
+    seed = re.fullmatch(r"random-init:seed=(\d+)", info.weights_id)
+    wanted = args.text_graph if args.text_graph is not None else bool(args.clip_weights)
+    if not wanted:
+        if args.text_graph is None:
+            print("scale export: no --clip-weights, so no text graph: the service will need torch, open_clip and "
+                  "the CLIP weights (pass --clip-weights, or --text-graph for a random-init tower)", file=sys.stderr)
+        return None
+    if args.clip_weights:
+        return load_text_encoder(args.clip_weights, model_name=info.model_name, source="the --clip-weights flag")
+    if seed is None:
+        raise ValueError("--text-graph needs --clip-weights (the CLIP file to export) or a random-init:seed=N id")
+    return load_text_encoder(model_name=info.model_name, random_init_seed=int(seed.group(1)))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

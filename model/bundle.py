@@ -47,12 +47,9 @@ def default_providers() -> list[str]:
 
 
 def _cuda_device_present() -> bool:
-    try:
-        import torch
+    from model.cuda_probe import cuda_device_names  # the NVIDIA driver via ctypes: no torch import
 
-        return bool(torch.cuda.is_available())
-    except ImportError:  # a slim serving image may lack torch; let onnxruntime decide
-        return True
+    return bool(cuda_device_names())
 
 
 def read_manifest(root: Path) -> Manifest:

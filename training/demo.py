@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,20 @@ def build_demo_bundle(out_dir: str | Path, text_encoder: Any = None, seed: int =
     if _reusable(out, text_encoder.weights_id, seed, num_frames, encoder_id):
         return out
     started = time.monotonic()
+    progress = demo_progress()
     torch.manual_seed(seed)
     if encoder_checkpoint is None:
         encoder = ShiftGCN(num_class=60)
     else:
         encoder = load_shift_gcn(encoder_checkpoint)
     template = DEFAULT_PROMPT_TEMPLATE
+    progress.set_postfix_str("encoding the demo class texts")
     text = text_encoder.encode([make_prompt(name, template=template) for name in DEMO_ACTIONS])
+    progress.update()
+    progress.set_postfix_str("training the demo scorer")
     scorer, top1 = train_demo_scorer(text, seed)
+    progress.update()
+    progress.set_postfix_str("exporting ONNX graphs and the CLIP text graph (the slow part)")
     training = {"dataset": "demo-generated", "demo_seed": seed, "encoder": encoder_id,
                 "classes": list(DEMO_ACTIONS), "steps": _TRAIN_STEPS,
                 "metrics": {"generated_heldout_top1": top1}}
@@ -62,8 +69,20 @@ def build_demo_bundle(out_dir: str | Path, text_encoder: Any = None, seed: int =
         # another replica published the same demo bundle between our check and our rename
         if not _reusable(out, text_encoder.weights_id, seed, num_frames, encoder_id):
             raise
-    log.info("built demo bundle in %s (%.1fs)", out, time.monotonic() - started)
+    progress.update()
+    progress.close()
+    elapsed = time.monotonic() - started
+    print(f"built the demo bundle in {out} in {elapsed:.0f} s (reused on the next start)", file=sys.stderr)
+    log.info("built demo bundle in %s (%.1fs)", out, elapsed)
     return out
+
+
+def demo_progress() -> Any:
+    """A 3-step progress bar on stderr for the first demo build (about a minute on a 2-core CPU)."""
+    from tqdm import tqdm
+
+    return tqdm(total=3, desc="building the demo bundle", unit="step", file=sys.stderr,
+                bar_format="{desc}: {n}/{total} steps, {elapsed} elapsed{postfix}")
 
 
 def _encoder_id(path: str | Path | None) -> str:

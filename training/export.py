@@ -199,7 +199,7 @@ def export_bundle(
                 export_graph(modules[graph], args, specs[graph], tmp / graph_file(graph, variant))
         _check_parity(tmp, fp32_modules, dims, num_frames)
         blobs = {graph_file(g, v): (tmp / graph_file(g, v)).read_bytes() for v in variants for g in GRAPH_NAMES}
-        text_graph = _export_text(text_encoder, text, tmp, blobs) if text_encoder is not None else None
+        text_graph = _export_text(text_encoder, text, dims, tmp, blobs) if text_encoder is not None else None
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION, "bundle_version": "", "created": _now(),
             "dims": dims.model_dump(), "preprocess": preprocess.to_dict(), "text": text.model_dump(),
@@ -221,13 +221,19 @@ def export_bundle(
     return out
 
 
-def _export_text(text_encoder: Any, text: TextInfo, tmp: Path, blobs: dict[str, bytes]) -> dict[str, Any]:
+def _export_text(text_encoder: Any, text: TextInfo, dims: Dims, tmp: Path,
+                 blobs: dict[str, bytes]) -> dict[str, Any]:
     """Add text.onnx + tokenizer.json to the bundle being written; returns the manifest's text_graph entry."""
     from training.export_text import export_text_graph
 
     if text_encoder.weights_id != text.weights_id or text_encoder.model_name != text.model_name:
         raise BundleError(f"text encoder {text_encoder.model_name} {text_encoder.weights_id} is not the one the "
                           f"manifest names ({text.model_name} {text.weights_id})")
+    widths = (int(text_encoder.model.text_projection.shape[1]), int(text_encoder.model.ln_final.normalized_shape[0]))
+    if widths != (dims.text_dim, dims.text_dim) or text_encoder.context_length != dims.context_length:
+        raise BundleError(f"text tower {text.model_name} gives {widths[0]}-wide embeddings and {widths[1]}-wide "
+                          f"tokens of length {text_encoder.context_length}; the scorer expects {dims.text_dim} and "
+                          f"{dims.context_length}")
     info = export_text_graph(text_encoder, tmp)
     for rel in (info.file, info.tokenizer):
         blobs[rel] = (tmp / rel).read_bytes()

@@ -180,8 +180,10 @@ def check_text_weights(cfg: PipelineConfig) -> None:
     if cfg.text.random_init_seed is not None:
         return
     from model.text import resolve_weights
+    from training.text_cache import TRAINING_WEIGHTS_SOURCE
 
-    resolve_weights(cfg.text.weights or None, cfg.text.model_name)  # MissingWeightsError names where it looked
+    # MissingWeightsError names where it looked and where an explicit path came from
+    resolve_weights(cfg.text.weights or None, cfg.text.model_name, source=TRAINING_WEIGHTS_SOURCE)
 
 
 def write_json(path: Path, obj: Any) -> Path:

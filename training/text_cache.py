@@ -35,20 +35,23 @@ def cache_key(prompts: list[str], weights_id: str, model_name: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
+TRAINING_WEIGHTS_SOURCE = "`weights` in the [text] section of the training config (or --set text.weights=...)"
+
+
 def expected_weights_id(weights: str, model_name: str, random_init_seed: int | None) -> str:
     """The weights_id load_text_encoder would report, without building the model (cheap cache lookups)."""
     if random_init_seed is not None:
         return f"random-init:seed={random_init_seed}"
     from model.text import resolve_weights, sha256_file
 
-    return f"sha256:{sha256_file(resolve_weights(weights or None, model_name))}"
+    return f"sha256:{sha256_file(resolve_weights(weights or None, model_name, TRAINING_WEIGHTS_SOURCE))}"
 
 
 def _load_encoder(weights: str, model_name: str, random_init_seed: int | None, device: str) -> Any:
     from model.text import load_text_encoder  # heavy (open_clip): imported only when texts must be encoded
 
     return load_text_encoder(weights=weights or None, model_name=model_name,
-                             random_init_seed=random_init_seed, device=device)
+                             random_init_seed=random_init_seed, device=device, source=TRAINING_WEIGHTS_SOURCE)
 
 
 def class_texts(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from model.layouts import LAYOUTS
+from model.text_onnx import OnnxTextEncoder
 from service.deps import get_state
 from service.metrics import CONTENT_TYPE
 
@@ -44,7 +45,8 @@ async def info(request: Request) -> dict[str, Any]:
     snap = state.last_snapshot
     out: dict[str, Any] = {
         "bundle_version": state.bundle.version,
-        "manifest": state.bundle.manifest.model_dump(mode="json"),
+        "manifest": state.bundle.manifest.model_dump(
+            mode="json", exclude={"text_graph"} if state.bundle.manifest.text_graph is None else None),
         "providers": state.engine.providers,
         "device": state.engine.device,
         "warm": state.engine.warm,
@@ -53,7 +55,8 @@ async def info(request: Request) -> dict[str, Any]:
                      "classes": len(snap.classes) if snap else None, "stale": snap.stale if snap else None},
         "batching": {"max_batch_size": state.settings.max_batch_size, "max_wait_ms": state.settings.max_wait_ms,
                      "queue_size": state.settings.queue_size, "warm_sizes": state.engine.buckets or [1]},
-        "limits": state.limits.__dict__,
+        "text_encoder": "onnx" if isinstance(state.text_encoder, OnnxTextEncoder) else "open_clip",
+        "limits": settings_limits(state.settings),
         "demo": state.demo,
         "layouts": {name: spec.info() for name, spec in LAYOUTS.items()},
         "bundle_path": str(state.bundle.root),
@@ -64,6 +67,15 @@ async def info(request: Request) -> dict[str, Any]:
     if state.warning:
         out["warning"] = state.warning
     return out
+
+
+LIMIT_SETTINGS = ("max_body_bytes", "max_frames", "max_sequences", "max_classes", "max_classes_per_request",
+                  "max_text_chars", "top_k")
+
+
+def settings_limits(settings: Any) -> dict[str, Any]:
+    """The request and registry limits under their setting names (SCALE_<NAME>), as an operator sets them."""
+    return {name: getattr(settings, name) for name in LIMIT_SETTINGS}
 
 
 @router.get("/metrics", response_class=Response)

@@ -49,3 +49,15 @@ def test_demo_bundle_without_weights_uses_the_random_tower(tmp_path, monkeypatch
     assert main(["serve"]) == 2
     # the demo's seeded random-init tower, built once and handed to the demo build (the app reuses it)
     assert recorded["text"] is tower and calls == [(None, {"random_init_seed": training.demo.DEMO_SEED})]
+
+
+def test_missing_clip_weights_name_the_flag_or_the_variable(tmp_path, monkeypatch, recorded, capsys) -> None:
+    missing = tmp_path / "empty-mount" / "open_clip_model.safetensors"
+    assert main(["serve", "--clip-weights", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"does not exist: {missing} (the path came from the --clip-weights flag" in err
+    monkeypatch.setenv("SCALE_CLIP_WEIGHTS", str(missing))
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "the path came from the environment variable SCALE_CLIP_WEIGHTS" in err and ".env" in err
+    assert "weights argument" not in err

@@ -77,13 +77,27 @@ def test_result_formats() -> None:
     results = [(Path("/d/x.skeleton"), rec)]
     rows = list(csv.DictReader(io.StringIO(format_results(results, "csv"))))
     assert rows[1] == {"file": "/d/x.skeleton", "rank": "2", "class_id": "id2", "label": "a, b", "energy": "2.0",
-                       "score": "0.25", "uncertainty": "0.125", "bundle_version": "v1"}
+                       "score": "0.25", "uncertainty": "0.125", "bundle_version": "v1", "demo": "False",
+                       "warning": ""}
     (doc,) = json.loads(format_results(results, "json"))
+    assert doc["demo"] is False and doc["warning"] is None
     assert doc["bundle_version"] == "v1" and doc["predictions"][0] == {
         "class_id": "id1", "label": "reading", "energy": 1.25, "score": 0.75, "uncertainty": 0.5}
     table = format_results(results, "table").splitlines()
     assert table[0].split() == ["FILE", "RANK", "LABEL", "ENERGY", "SCORE", "UNCERTAINTY"]
     assert table[1].split() == ["x.skeleton", "1", "reading", "1.2500", "0.7500", "0.5000"]
+
+
+@pytest.mark.unit
+def test_demo_answers_carry_demo_and_warning_in_json_and_csv() -> None:
+    rec = Recognition([Prediction("id1", "reading", 1.25, 0.75, 0.5)], bundle_version="v1", demo=True,
+                      warning="DEMO bundle: NOT meaningful")
+    results = [(Path("x.npy"), rec)]
+    (row,) = csv.DictReader(io.StringIO(format_results(results, "csv")))
+    assert row["demo"] == "True" and row["warning"] == "DEMO bundle: NOT meaningful"
+    (doc,) = json.loads(format_results(results, "json"))
+    assert doc["demo"] is True and doc["warning"] == "DEMO bundle: NOT meaningful"
+    assert "NOT meaningful" not in format_results(results, "table")  # the table stays data; stderr warns
 
 
 @pytest.mark.unit
@@ -126,13 +140,16 @@ def test_cli_end_to_end(live: str, tmp_path: Path, shared_data: Path, capsys: py
     arrays["Z_clip.npy"] = arrays["S001C001P001R001A011.skeleton"][:, :40]
 
     assert run_cli(["recognize", str(folder / "S002C001P003R001A003.skeleton"), "--top-k", "2"]) == 0
-    table = capsys.readouterr().out.splitlines()
+    captured = capsys.readouterr()
+    table = captured.out.splitlines()
     assert len(table) == 3 and table[1].split()[:2] == ["S002C001P003R001A003.skeleton", "1"]
+    assert "WARNING: " in captured.err and "NOT meaningful" in captured.err  # the live service runs the demo
 
     out_json = tmp_path / "res.json"
     assert run_cli(["recognize", str(folder), "--top-k", "3", "--batch-size", "2", "--out", str(out_json)]) == 0
     docs = json.loads(out_json.read_text())
     assert [Path(d["file"]).name for d in docs] == sorted(arrays)
+    assert all(d["demo"] is True and "NOT meaningful" in d["warning"] for d in docs)
     with ScaleClient(live) as client:
         for doc in docs:
             direct = client.recognize(arrays[Path(doc["file"]).name], top_k=3)
@@ -143,6 +160,7 @@ def test_cli_end_to_end(live: str, tmp_path: Path, shared_data: Path, capsys: py
     assert run_cli(["recognize", str(folder), "--top-k", "2", "--out", str(out_csv)]) == 0
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == 3 * 2 and {r["rank"] for r in rows} == {"1", "2"}
+    assert {r["demo"] for r in rows} == {"True"} and all("NOT meaningful" in r["warning"] for r in rows)
 
     np.save(tmp_path / "bad.npy", np.zeros((10, 25, 2), np.float32))
     capsys.readouterr()

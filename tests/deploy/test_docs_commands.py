@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = ("README.md", "docs/quickstart.md", "docs/service.md", "docs/deploy.md", "docs/registry.md")
+DOCS = ("README.md", "docs/quickstart.md", "docs/service.md", "docs/deploy.md", "docs/registry.md", "docs/doctor.md")
 pytestmark = pytest.mark.unit
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -25,7 +25,7 @@ def bash_lines(doc: str) -> list[str]:
 
 def inline_commands(doc: str) -> list[str]:
     """Inline code spans in the prose that show a `scale` command with options, e.g. `scale serve --demo`."""
-    spans = re.findall(r"`(scale [^`]+)`", (REPO / doc).read_text())
+    spans = re.findall(r"`(?:\.venv/bin/)?(scale [^`]+)`", (REPO / doc).read_text())
     return [span for span in spans if " --" in span]
 
 

@@ -48,6 +48,10 @@ def test_info_shows_manifest_providers_and_registry(client) -> None:
     assert info["providers"] == ["CPUExecutionProvider"] and info["device"] == "cpu"
     assert info["demo"] is False and "warning" not in info
     assert info["text_weights_id"] == manifest["text"]["weights_id"]
+    assert info["text_encoder"] == "open_clip"  # this bundle has no text graph: the torch path
+    # limits carry their setting names: max_classes is the registry size, not the per-request limit
+    assert info["limits"] == {"max_body_bytes": 8 * 1024 * 1024, "max_frames": 600, "max_sequences": 64,
+                              "max_classes": 1000, "max_classes_per_request": 100, "max_text_chars": 300, "top_k": 5}
     version = client.get("/classes").json()["registry_version"]
     assert info["registry"]["version"] == version and info["registry"]["backend"] == "MemoryRegistry"
 

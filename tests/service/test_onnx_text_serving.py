@@ -64,6 +64,7 @@ def test_text_graph_bundle_serves_without_torch_and_matches_the_torch_path(text_
     onnx_side = _serve_in_subprocess(text_graph_bundle, seq)
     assert onnx_side["loaded"] == [], f"serving imported {onnx_side['loaded']}"
     assert onnx_side["info"]["text_weights_id"] == "random-init:seed=0"
+    assert onnx_side["info"]["text_encoder"] == "onnx"
 
     # the same bundle served through open_clip (the path older bundles take) gives the same energies
     from tests.service.svc_support import TinyBundle

@@ -141,7 +141,8 @@ def _bad(tmp_path: Path, kind: str) -> tuple[list[str], str]:
         real = tmp_path / "real.toml"
         real.write_text(Path(TINY).read_text().replace("random_init_seed = 0", ""))
         return (["train-scorer", "--config", str(real), "--output", str(tmp_path / "out"), *use, "--set",
-                 f"text.weights='{tmp_path / 'clip.pt'}'"], "does not exist")
+                 f"text.weights='{tmp_path / 'clip.pt'}'"],
+                f"does not exist: {tmp_path / 'clip.pt'} (the path came from `weights` in the [text] section")
     if kind == "missing_skeletons":
         return ["pipeline", *base, "--set", f"data.skeletons='{tmp_path / 'raw'}'"], "not found"
     if kind == "npz_class_out_of_range":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -26,16 +27,16 @@ def text_encoder():
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory, text_encoder) -> tuple[Path, float]:
     out = tmp_path_factory.mktemp("demo") / "bundle"
-    started = time.monotonic()
+    started = time.process_time()  # CPU seconds of this process: wall time depends on who shares the machine
     demo.build_demo_bundle(out, text_encoder=text_encoder, seed=0)  # default num_frames = 300
-    return out, time.monotonic() - started
+    return out, time.process_time() - started
 
 
 @pytest.mark.integration
 def test_demo_bundle_builds_loads_and_is_marked_demo(demo_dir, text_encoder) -> None:
     out, seconds = demo_dir
-    # ~40 s on an idle 2-core CPU, most of it exporting the 63M-parameter CLIP text graph; the CI box is shared
-    assert seconds < 240, f"demo bundle took {seconds:.1f}s to build"
+    # most of it is exporting and checking the 63M-parameter CLIP text graph
+    assert seconds < 150, f"demo bundle took {seconds:.1f} CPU seconds to build"
     bundle = load_bundle(out, providers=["CPUExecutionProvider"])
     m = bundle.manifest
     assert m.demo is True and "NOT meaningful" in m.note
@@ -85,3 +86,21 @@ def test_corruption_or_changed_seed_rebuilds(demo_dir, tmp_path: Path, text_enco
     second = json.loads((out / "manifest.json").read_text())
     assert second["training"]["demo_seed"] == 1 and second["preprocess"]["num_frames"] == 8
     assert second["bundle_version"] != first["bundle_version"]
+
+
+@pytest.mark.unit
+def test_first_build_shows_progress_and_duration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    class FakeText:
+        weights_id, model_name = "random-init:seed=0", "ViT-B-32-quickgelu"
+
+        def encode(self, texts):
+            return None
+
+    exported: list[Path] = []
+    monkeypatch.setattr(demo, "train_demo_scorer", lambda text, seed: (None, 0.9))
+    monkeypatch.setattr(demo, "export_bundle", lambda out, *a, **k: exported.append(out))
+    assert demo.build_demo_bundle(tmp_path / "b", text_encoder=FakeText()) == tmp_path / "b"
+    err = capsys.readouterr().err
+    assert exported == [tmp_path / "b"]
+    assert "building the demo bundle: 3/3 steps" in err and "exporting ONNX graphs" in err
+    assert re.search(r"built the demo bundle in .* in \d+ s", err)

@@ -23,6 +23,7 @@ from model.preprocess import preprocess_batch, to_encoder_input
 from model.scorer import ScaleScorer
 from model.shift_gcn import ShiftGCN, load_shift_gcn
 from model.skeleton_io import parse_sample_name, read_skeleton
+from tests.model.test_text import tiny_weights  # noqa: F401  (fixture: tiny CLIP safetensors)
 from training.export import export_bundle
 from training.scorer_train import save_scorer
 
@@ -231,3 +232,21 @@ def test_cli_export_bad_inputs_are_refused_cleanly(tmp_path: Path, capsys: pytes
         assert err.startswith("scale export: ") and words in err and "Traceback" not in err, (argv, err)
         assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["encoder.pt", "scorer.pt"]  # no temp dirs left
+
+
+@pytest.mark.integration
+def test_cli_export_adds_the_text_graph_only_for_a_matching_tower(tmp_path: Path, tiny_weights,  # noqa: F811
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--clip-weights loads the tower for text.onnx; one whose widths differ from the scorer's is refused."""
+    _, weights = tiny_weights  # a tiny CLIP (8-wide embeddings) saved as safetensors: the real loading path
+    torch.save({"state_dict": ShiftGCN(num_class=5).state_dict(), "num_frames": 8}, tmp_path / "encoder.pt")
+    save_scorer(tmp_path / "scorer.pt", ScaleScorer(), {"num_frames": 8, "weights_id": "random-init:seed=0"})
+    args = ["export", "--encoder", str(tmp_path / "encoder.pt"), "--scorer", str(tmp_path / "scorer.pt"),
+            "--out", str(tmp_path / "bundle")]
+    assert scale_main([*args, "--clip-weights", str(weights), "--clip-model", "scale-tiny-clip"]) == 2
+    err = capsys.readouterr().err
+    assert "8-wide embeddings" in err and "expects 512" in err and not (tmp_path / "bundle").exists()
+    assert scale_main([*args, "--text-graph", "--text-weights-id", "sha256:" + "0" * 64]) == 2
+    assert "--text-graph needs --clip-weights" in capsys.readouterr().err
+    assert scale_main([*args, "--no-text-graph"]) == 0
+    assert load_bundle(tmp_path / "bundle", providers=["CPUExecutionProvider"]).manifest.text_graph is None
