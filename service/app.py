@@ -20,6 +20,7 @@ from service.deps import ServiceState
 from service.inference import InferenceEngine, choose_providers
 from service.metrics import Metrics, MetricsMiddleware
 from service.payloads import Limits
+from service.policy import resolve_policy, session_options
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
 from service.settings import Settings, load_settings
@@ -63,22 +64,26 @@ def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None) 
 def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None = None,
                 text_encoder: Any = None, registry: Registry | None = None) -> ServiceState:
     """Load everything a request needs (blocking: bundle sessions and the text tower)."""
+    providers = choose_providers(settings.device)
+    policy = resolve_policy(settings, "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu")
     if bundle is None:
-        bundle = load_bundle(resolve_bundle_path(settings), providers=choose_providers(settings.device))
+        bundle = load_bundle(resolve_bundle_path(settings), providers=providers,
+                             session_options=session_options(settings, policy))
     manifest = bundle.manifest
     if manifest.demo:
         log.warning("!" * 72 + "\n!!! DEMO BUNDLE %s: labels and rankings are NOT meaningful. %s\n" + "!" * 72,
                     manifest.bundle_version, manifest.note)
     text_encoder = load_text_for(bundle, settings, text_encoder)
-    engine = InferenceEngine(bundle, settings.max_batch_size)
-    log.info("bundle %s loaded from %s; onnxruntime providers %s", bundle.version, bundle.root, engine.providers)
+    engine = InferenceEngine(bundle, policy.max_batch_size, single_person=settings.single_person)
+    log.info("bundle %s loaded from %s; onnxruntime providers %s; serving policy %s", bundle.version, bundle.root,
+             engine.providers, policy)
     registry = registry if registry is not None else make_registry(settings)
     limits = Limits(max_body_bytes=settings.max_body_bytes, max_frames=settings.max_frames,
                     max_sequences=settings.max_sequences, max_classes=settings.max_classes_per_request,
                     max_text_length=settings.max_text_chars, max_top_k=settings.max_classes,
                     default_top_k=settings.top_k)
-    batcher = MicroBatcher(engine.score, max_batch_size=settings.max_batch_size,
-                           max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size, metrics=metrics)
+    batcher = MicroBatcher(engine.score, max_batch_size=policy.max_batch_size, max_wait_ms=policy.max_wait_ms,
+                           queue_size=settings.queue_size, metrics=metrics, workers=policy.workers)
     return ServiceState(settings=settings, limits=limits, metrics=metrics, bundle=bundle, engine=engine,
                         text_encoder=text_encoder, registry=registry, batcher=batcher,
                         conditioner=Conditioner(text_encoder, engine, registry, bundle.version, metrics),
