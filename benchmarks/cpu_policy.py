@@ -20,7 +20,18 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import environment, format_environment, format_table, run_and_report
-from benchmarks.service import DEFAULT_SKELETON_DIR, ensure_bundle
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SKELETON_DIR = REPO_ROOT.parent / "shared" / "data" / "skeletons" / "ntu60_raw"
+
+
+def ensure_bundle(path: Path | None, demo_dir: Path) -> Path:
+    """The given bundle, or the demo bundle (random-init text tower; built once, reused afterwards)."""
+    if path is not None:
+        return path
+    from training.demo import build_demo_bundle
+
+    return build_demo_bundle(demo_dir)
 
 
 def real_mix(num_frames: int, skeleton_dir: Path = DEFAULT_SKELETON_DIR) -> np.ndarray:

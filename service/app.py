@@ -20,7 +20,7 @@ from service.deps import ServiceState
 from service.inference import InferenceEngine, choose_providers
 from service.metrics import Metrics, MetricsMiddleware
 from service.payloads import Limits
-from service.policy import resolve_policy, session_options
+from service.policy import device_of, resolve_policy, session_options
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
 from service.settings import Settings, load_settings
@@ -65,7 +65,7 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
                 text_encoder: Any = None, registry: Registry | None = None) -> ServiceState:
     """Load everything a request needs (blocking: bundle sessions and the text tower)."""
     providers = choose_providers(settings.device)
-    policy = resolve_policy(settings, "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu")
+    policy = resolve_policy(settings, device_of(providers))
     if bundle is None:
         bundle = load_bundle(resolve_bundle_path(settings), providers=providers,
                              session_options=session_options(settings, policy))

@@ -53,6 +53,16 @@ def resolve_policy(settings: Settings, device: str) -> ServingPolicy:
     return ServingPolicy("parallel", workers, batch, settings.max_wait_ms if batch > 1 else 0.0, threads)
 
 
+def device_of(providers: list[str]) -> str:
+    """'cuda' when CUDA is the first provider, else 'cpu'."""
+    return "cuda" if providers and providers[0] == "CUDAExecutionProvider" else "cpu"
+
+
+def bundle_session_options(settings: Settings, providers: list[str]) -> Any:
+    """SessionOptions for loading the bundle under the policy these settings resolve to on these providers."""
+    return session_options(settings, resolve_policy(settings, device_of(providers)))
+
+
 def session_options(settings: Settings, policy: ServingPolicy) -> Any:
     """onnxruntime SessionOptions for the policy's threads and the configured memory arena behaviour."""
     import onnxruntime as ort
