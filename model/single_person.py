@@ -9,20 +9,13 @@ input is a fixed 256-d vector. The 256-d feature is then `(trunk(person 0) + abs
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from model.config import FEATURE_DIM
+from model.person_slots import second_person_absent  # noqa: F401  (re-exported: one import for torch users)
 from model.shift_gcn import UNITS, ShiftGCN
-
-
-def second_person_absent(x: np.ndarray) -> np.ndarray:
-    """(N, C, T, V, M) encoder input -> (N,) bool: True where person slot 1 is all zeros."""
-    if x.ndim != 5 or x.shape[-1] < 2:
-        raise ValueError(f"expected (N, C, T, V, M>=2) encoder input, got shape {x.shape}")
-    return ~np.any(x[..., 1].reshape(len(x), -1), axis=1)
 
 
 def person_trunk(model: ShiftGCN, x: torch.Tensor, slot: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from model.bundle import Bundle, ClassTensors, default_providers
-from model.single_person import second_person_absent
+from model.person_slots import second_person_absent
 
 log = logging.getLogger(__name__)
 
