@@ -20,7 +20,7 @@ from service.deps import ServiceState
 from service.inference import InferenceEngine, choose_providers
 from service.metrics import Metrics, MetricsMiddleware
 from service.payloads import Limits
-from service.policy import device_of, resolve_policy, session_options
+from service.policy import bundle_session_options, device_of, resolve_policy
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
 from service.settings import Settings, load_settings
@@ -64,11 +64,11 @@ def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None) 
 def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None = None,
                 text_encoder: Any = None, registry: Registry | None = None) -> ServiceState:
     """Load everything a request needs (blocking: bundle sessions and the text tower)."""
-    providers = choose_providers(settings.device)
-    policy = resolve_policy(settings, device_of(providers))
     if bundle is None:
+        providers = choose_providers(settings.device)
         bundle = load_bundle(resolve_bundle_path(settings), providers=providers,
-                             session_options=session_options(settings, policy))
+                             session_options=bundle_session_options(settings, providers))
+    policy = resolve_policy(settings, device_of(bundle.providers()))
     manifest = bundle.manifest
     if manifest.demo:
         log.warning("!" * 72 + "\n!!! DEMO BUNDLE %s: labels and rankings are NOT meaningful. %s\n" + "!" * 72,
