@@ -190,7 +190,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             results[name]["classes"] = register_ntu60(server.url)
             results[name]["idle_rss_mib"] = rss_mib(server.pid)
             asyncio.run(fire_for(server.url, bodies, 2.0, 2, args.request_timeout))  # warm every path
-            results[name]["big_request"] = big_request_memory(server, args.big, args.big_frames)
+            results[name]["big_request"] = (big_request_memory(server, args.big, args.big_frames) if args.big
+                                            else None)
             print(f"  {name}: idle {results[name]['idle_rss_mib']:.0f} MiB, big {results[name]['big_request']}",
                   file=sys.stderr, flush=True)
             reset_peak(server.pid)
@@ -220,9 +221,10 @@ def render(result: dict[str, Any]) -> str:
             row = result["policies"][name]["rows"][i]
             rows.append([name] + [row.get(k) for k in keys[1:]])
     mem_keys = ["idle_rss_mib", "peak_rss_mib_during_load"]
-    mem = [[name, *(p.get(k) for k in mem_keys), p["big_request"]["peak_rss_mib"], p["big_request"]["rss_after_5s_mib"],
-            p["big_request"]["seconds"]] for name, p in result["policies"].items()]
-    big = result["policies"][names[0]]["big_request"]
+    big = result["policies"][names[0]]["big_request"] or {"sequences": 0, "frames": 0}
+    mem = [[name, *(p.get(k) for k in mem_keys), *((p["big_request"] or {}).get(k) for k in
+                                                   ("peak_rss_mib", "rss_after_5s_mib", "seconds"))]
+           for name, p in result["policies"].items()]
     return "\n".join([
         format_environment(result["environment"]), f"bundle: {result['bundle']}",
         f"bodies (cycled): {', '.join(result['bodies'])}", f"{result['seconds_per_cell']} s per cell", "",
@@ -241,14 +243,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 32])
     p.add_argument("--seconds", type=float, default=20.0, help="measured time per policy and concurrency")
     p.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
-    p.add_argument("--big", type=int, default=64, help="sequences in the memory-probe request")
+    p.add_argument("--big", type=int, default=64, help="sequences in the memory-probe request (0: no probe)")
     p.add_argument("--big-frames", type=int, default=50, help="frames of each memory-probe sequence")
     p.add_argument("--start-timeout", type=float, default=600.0)
     p.add_argument("--request-timeout", type=float, default=600.0)
     p.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
-    if min(args.concurrency) < 1 or args.seconds <= 0 or args.big < 1:
-        p.error("--concurrency and --big must be >= 1, --seconds > 0")
+    if min(args.concurrency) < 1 or args.seconds <= 0 or args.big < 0:
+        p.error("--concurrency must be >= 1, --big >= 0, --seconds > 0")
     return args
 
 
