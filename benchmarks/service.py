@@ -1,9 +1,12 @@
-"""Service throughput and latency with micro-batching on (default settings) vs off (SCALE_MAX_BATCH_SIZE=1).
+"""Service throughput, latency and memory over HTTP: today's serving policy vs the per-device policy.
 
-Starts `uvicorn service.app:create_app --factory` on a free loopback port per mode, registers 20 classes,
-fires N concurrent POST /recognize requests (.npy bodies, bounded concurrency), reads /metrics, stops it.
+Starts one real `scale serve` per policy on a free loopback port, registers the 60 NTU-60 classes, and
+posts the real NTU clips (four one-person clips to one two-person clip, alternating .npy and JSON bodies)
+at each concurrency for a fixed time; the policies alternate at every concurrency so both see the same
+machine load. Reports clips/s, p50 and p99 with the load average next to each figure, the server's peak
+RSS, and RSS before, at the peak of, and after one request of `--big` sequences.
 
-    .venv/bin/python -m benchmarks.service [--bundle PATH] [--requests 128] [--concurrency 16] [--out r.json]
+    .venv/bin/python -m benchmarks.service [--bundle PATH] [--concurrency 1 4 16 32] [--seconds 20] [--out r.json]
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,20 +26,18 @@ import httpx
 import numpy as np
 
 from benchmarks.common import environment, format_environment, format_table, write_json
+from benchmarks.procmem import peak_rss_mib, reset_peak, rss_mib
+from benchmarks.server import Server, free_port  # noqa: F401  (free_port re-exported for older callers)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SKELETON_DIR = REPO_ROOT.parent / "shared" / "data" / "skeletons" / "ntu60_raw"
-CLASS_LABELS = ("drink water", "eat meal", "brush teeth", "brush hair", "drop", "pick up", "throw", "sit down",
-                "stand up", "clapping", "reading", "writing", "tear up paper", "put on jacket", "take off jacket",
-                "put on a shoe", "take off a shoe", "put on glasses", "take off glasses", "put on a hat")
-MODES = {"batched": {}, "unbatched": {"SCALE_MAX_BATCH_SIZE": "1"}}
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+NTU60_NAMES = REPO_ROOT / "training" / "resources" / "class_names" / "ntu120_official.txt"
+# "old": the policy before the per-device policy (one batched run of up to 64, full encoder, default arena)
+POLICIES = {
+    "old": {"SCALE_SERVING_POLICY": "batched", "SCALE_SINGLE_PERSON": "false",
+            "SCALE_ORT_ARENA_EXTEND_STRATEGY": "next_power_of_two"},
+    "new": {},
+}
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -79,79 +78,48 @@ def skeleton_body(path: Path | None, max_frames: int) -> tuple[bytes, str]:
         base = rng.normal(scale=0.3, size=(1, 1, 25, 3))
         drift = np.cumsum(rng.normal(scale=0.01, size=(1, 100, 25, 3)), axis=1)
         joints, source = (base + drift).astype(np.float32), "synthetic (1,100,25,3)"
+    return _npy(joints), f"{source} shape {tuple(joints.shape)}"
+
+
+def _npy(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(joints, dtype=np.float32), allow_pickle=False)
-    return buf.getvalue(), f"{source} shape {tuple(joints.shape)}"
+    np.save(buf, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
+    return buf.getvalue()
 
 
-def ensure_bundle(path: Path | None, demo_dir: Path) -> Path:
-    """The given bundle, or the demo bundle (random-init text tower; built once, reused afterwards)."""
-    if path is not None:
-        return path
-    from training.demo import build_demo_bundle
+def clip_bodies(skeleton_dir: Path, max_frames: int) -> list[tuple[bytes, dict[str, str], str]]:
+    """Each real clip twice: as an .npy body and as a JSON body; (body, headers, description)."""
+    from model.skeleton_io import read_skeleton
 
-    return build_demo_bundle(demo_dir)
-
-
-class Server:
-    """uvicorn running the app factory in a subprocess, with its own environment and log file."""
-
-    def __init__(self, bundle: Path, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("SCALE_") and k != "REDIS_URL"}
-        full_env.update({"SCALE_BUNDLE_PATH": str(bundle), "SCALE_LOG_LEVEL": "warning",
-                         "PYTHONPATH": str(REPO_ROOT), **env})
-        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
-            cwd=REPO_ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.log_path = log_path
-
-    def wait_ready(self, timeout_s: float) -> None:
-        """Poll /readyz until 200; raises with the server log tail when it dies or times out."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"server not ready after {timeout_s:.0f}s:\n{self.tail()}")
-
-    def tail(self, n: int = 30) -> str:
-        """Last lines of the server log."""
-        self.log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-
-    def stop(self) -> int:
-        """SIGINT (uvicorn's graceful shutdown), SIGKILL after 20 s; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return int(self.proc.returncode)
+    files = sorted(skeleton_dir.glob("*.skeleton"))
+    if not files:
+        raise SystemExit(f"no .skeleton files in {skeleton_dir}")
+    out = []
+    for kind in ("npy", "json"):
+        for f in files:
+            joints = read_skeleton(f).joints[:, :max_frames].astype(np.float32)
+            persons = int(np.any(joints != 0, axis=(1, 2, 3)).sum())
+            if kind == "npy":
+                out.append((_npy(joints), {"content-type": "application/x-npy"}, f"{f.name} {persons}p npy"))
+            else:
+                body = json.dumps({"skeleton": joints.tolist()}).encode()
+                out.append((body, {"content-type": "application/json"}, f"{f.name} {persons}p json"))
+    return out
 
 
-async def fire(url: str, body: bytes, n: int, concurrency: int,
-               timeout_s: float) -> tuple[list[float], float, dict[str, int]]:
-    """n POST /recognize with at most `concurrency` in flight; returns (latencies of 200s, wall, failures by status)."""
-    sem = asyncio.Semaphore(concurrency)
+async def fire_for(url: str, bodies: list[tuple[bytes, dict[str, str], str]], seconds: float, concurrency: int,
+                   timeout_s: float) -> tuple[list[float], float, dict[str, int]]:
+    """`concurrency` clients posting the bodies in turn until `seconds` pass; (latencies of 200s, wall, failures)."""
     latencies: list[float] = []
     failures: dict[str, int] = {}
-    headers = {"content-type": "application/x-npy"}
+    counter = iter(range(10 ** 9))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
-        async def one() -> None:
-            async with sem:
+        stop = time.perf_counter() + seconds
+
+        async def client_loop() -> None:
+            while time.perf_counter() < stop:
+                body, headers, _ = bodies[next(counter) % len(bodies)]
                 t0 = time.perf_counter()
                 try:
                     status = str((await client.post("/recognize", content=body, headers=headers)).status_code)
@@ -163,39 +131,106 @@ async def fire(url: str, body: bytes, n: int, concurrency: int,
                     failures[status] = failures.get(status, 0) + 1
 
         start = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(n)))
+        await asyncio.gather(*(client_loop() for _ in range(concurrency)))
         wall = time.perf_counter() - start
     return latencies, wall, failures
 
 
-def run_mode(name: str, bundle: Path, body: bytes, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """One server lifetime: start, register, warm up, measure, read metrics, stop."""
-    server = Server(bundle, MODES[name], workdir / f"server-{name}.log")
-    try:
-        server.wait_ready(args.start_timeout)
-        classes = [{"label": label} for label in CLASS_LABELS[: args.classes]]
-        r = httpx.post(server.url + "/classes", json={"classes": classes}, timeout=120)
-        if r.status_code != 200:
-            raise RuntimeError(f"POST /classes answered {r.status_code}: {r.text[:300]}")
-        asyncio.run(fire(server.url, body, args.warmup, min(args.warmup, args.concurrency), args.request_timeout))
-        before = parse_metrics(httpx.get(server.url + "/metrics", timeout=10).text)
-        latencies, wall, failures = asyncio.run(fire(server.url, body, args.requests, args.concurrency,
-                                                   args.request_timeout))
-        after = parse_metrics(httpx.get(server.url + "/metrics", timeout=10).text)
-    finally:
-        code = server.stop()
-    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in
-             ("scale_inference_runs_total", "scale_batch_size_sequences_sum", "scale_batch_size_sequences_count",
-              "scale_inference_duration_seconds_sum")}
-    runs = delta["scale_inference_runs_total"]
-    result = {"mode": name, "env": MODES[name], "errors": sum(failures.values()), "failures": failures,
-              "server_exit_code": code,
-              "inference_runs": runs,
-              "mean_sequences_per_run": delta["scale_batch_size_sequences_sum"] / runs if runs else None,
-              "mean_run_ms": delta["scale_inference_duration_seconds_sum"] * 1e3 / runs if runs else None}
+def big_request_memory(server: Server, n: int, frames: int) -> dict[str, Any]:
+    """RSS before, peak during, and 5 s after one request of n short one-person sequences (plus its time)."""
+    rng = np.random.default_rng(0)
+    body = _npy(np.cumsum(rng.normal(scale=0.01, size=(n, 1, frames, 25, 3)), axis=2) + 1.0)
+    before = rss_mib(server.pid)
+    reset = reset_peak(server.pid)
+    t0 = time.perf_counter()
+    r = httpx.post(server.url + "/recognize", content=body, headers={"content-type": "application/x-npy"},
+                   timeout=600)
+    took = time.perf_counter() - t0
+    peak = peak_rss_mib(server.pid)
+    time.sleep(5)
+    return {"sequences": n, "frames": frames, "status": r.status_code, "seconds": took, "rss_before_mib": before,
+            "peak_rss_mib": peak if reset else None, "rss_after_5s_mib": rss_mib(server.pid),
+            "load_average_1m": os.getloadavg()[0]}
+
+
+def register_ntu60(url: str) -> int:
+    """POST the 60 NTU-60 class names; returns how many the registry holds."""
+    names = NTU60_NAMES.read_text(encoding="utf-8").splitlines()[:60]
+    r = httpx.post(url + "/classes", json={"classes": [{"label": n} for n in names]}, timeout=600)
+    if r.status_code != 200:
+        raise RuntimeError(f"POST /classes answered {r.status_code}: {r.text[:300]}")
+    return len(httpx.get(url + "/classes", timeout=30).json()["classes"])
+
+
+def measure(server: Server, bodies: list, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One timed load at one concurrency against one server."""
+    load_before = os.getloadavg()[0]
+    latencies, wall, failures = asyncio.run(fire_for(server.url, bodies, args.seconds, concurrency,
+                                                     args.request_timeout))
+    row: dict[str, Any] = {"concurrency": concurrency, "errors": sum(failures.values()), "failures": failures,
+                           "load_average_1m_before": load_before, "load_average_1m_after": os.getloadavg()[0]}
     if latencies:
-        result.update(latency_summary(latencies, wall))
-    return result
+        row.update(latency_summary(latencies, wall))
+        row["clips_per_s"] = row.pop("requests_per_s")  # one clip per request
+    return row
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Start every policy's server, probe memory, then alternate the policies at every concurrency."""
+    from benchmarks.cpu_policy import ensure_bundle
+
+    bundle = ensure_bundle(args.bundle, args.demo_dir)
+    bodies = clip_bodies(args.skeleton_dir, args.max_frames)
+    servers = {name: Server(bundle, POLICIES[name], workdir / f"server-{name}.log", cli=True)
+               for name in args.policies}
+    results: dict[str, Any] = {name: {"env": POLICIES[name], "rows": []} for name in servers}
+    try:
+        for name, server in servers.items():
+            server.wait_ready(args.start_timeout)
+            results[name]["classes"] = register_ntu60(server.url)
+            results[name]["idle_rss_mib"] = rss_mib(server.pid)
+            asyncio.run(fire_for(server.url, bodies, 2.0, 2, args.request_timeout))  # warm every path
+            results[name]["big_request"] = (big_request_memory(server, args.big, args.big_frames) if args.big
+                                            else None)
+            print(f"  {name}: idle {results[name]['idle_rss_mib']:.0f} MiB, big {results[name]['big_request']}",
+                  file=sys.stderr, flush=True)
+            reset_peak(server.pid)
+        for concurrency in args.concurrency:
+            for name, server in servers.items():
+                row = measure(server, bodies, concurrency, args)
+                results[name]["rows"].append(row)
+                print(f"  {name} c={concurrency}: {row.get('clips_per_s')} clips/s p99 {row.get('p99_ms')} "
+                      f"load {row['load_average_1m_after']:.2f}", file=sys.stderr, flush=True)
+        for name, server in servers.items():
+            results[name]["peak_rss_mib_during_load"] = peak_rss_mib(server.pid)
+    finally:
+        for name, server in servers.items():
+            results[name]["server_exit_code"] = server.stop()
+    return {"benchmark": "service", "environment": environment(), "bundle": str(bundle),
+            "bodies": [d for _, _, d in bodies], "seconds_per_cell": args.seconds, "policies": results,
+            "settings": {k: str(v) for k, v in vars(args).items()}}
+
+
+def render(result: dict[str, Any]) -> str:
+    """The printed report: per concurrency, both policies side by side, then memory."""
+    keys = ["policy", "concurrency", "clips_per_s", "p50_ms", "p99_ms", "errors", "load_average_1m_after"]
+    rows = []
+    names = list(result["policies"])
+    for i in range(len(result["policies"][names[0]]["rows"])):
+        for name in names:
+            row = result["policies"][name]["rows"][i]
+            rows.append([name] + [row.get(k) for k in keys[1:]])
+    mem_keys = ["idle_rss_mib", "peak_rss_mib_during_load"]
+    big = result["policies"][names[0]]["big_request"] or {"sequences": 0, "frames": 0}
+    mem = [[name, *(p.get(k) for k in mem_keys), *((p["big_request"] or {}).get(k) for k in
+                                                   ("peak_rss_mib", "rss_after_5s_mib", "seconds"))]
+           for name, p in result["policies"].items()]
+    return "\n".join([
+        format_environment(result["environment"]), f"bundle: {result['bundle']}",
+        f"bodies (cycled): {', '.join(result['bodies'])}", f"{result['seconds_per_cell']} s per cell", "",
+        format_table(keys, rows), "",
+        f"Memory (MiB; big request = {big['sequences']} sequences of {big['frames']} frames):",
+        format_table(["policy", *mem_keys, "big peak", "big after 5 s", "big seconds"], mem)])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -203,46 +238,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.service", description=__doc__.splitlines()[0])
     p.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the demo bundle)")
     p.add_argument("--demo-dir", type=Path, default=Path("~/.cache/scale/bench-demo-bundle").expanduser())
-    p.add_argument("--skeleton", type=Path, default=None, help="NTU .skeleton file to post (default: first "
-                   "file of ../shared/data/skeletons/ntu60_raw, else synthetic)")
-    p.add_argument("--max-frames", type=int, default=300, help="frames of the posted sequence")
-    p.add_argument("--classes", type=int, default=20, choices=range(1, len(CLASS_LABELS) + 1), metavar="1..20")
-    p.add_argument("--requests", type=int, default=128, help="measured requests per mode")
-    p.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
-    p.add_argument("--warmup", type=int, default=8, help="unmeasured requests per mode")
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
-    p.add_argument("--start-timeout", type=float, default=300.0)
-    p.add_argument("--request-timeout", type=float, default=300.0)
+    p.add_argument("--skeleton-dir", type=Path, default=DEFAULT_SKELETON_DIR)
+    p.add_argument("--max-frames", type=int, default=300, help="frames kept of each posted clip")
+    p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 32])
+    p.add_argument("--seconds", type=float, default=20.0, help="measured time per policy and concurrency")
+    p.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    p.add_argument("--big", type=int, default=64, help="sequences in the memory-probe request (0: no probe)")
+    p.add_argument("--big-frames", type=int, default=50, help="frames of each memory-probe sequence")
+    p.add_argument("--start-timeout", type=float, default=600.0)
+    p.add_argument("--request-timeout", type=float, default=600.0)
     p.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1 or args.warmup < 1:
-        p.error("--requests, --concurrency and --warmup must be >= 1")
+    if min(args.concurrency) < 1 or args.seconds <= 0 or args.big < 0:
+        p.error("--concurrency must be >= 1, --big >= 0, --seconds > 0")
     return args
 
 
-def render(result: dict[str, Any]) -> str:
-    """The printed report."""
-    keys = ["mode", "requests_per_s", "p50_ms", "p90_ms", "p99_ms", "inference_runs", "mean_sequences_per_run",
-            "mean_run_ms", "errors"]
-    rows = [[m.get(k) for k in keys] for m in result["modes"]]
-    head = [format_environment(result["environment"]), f"bundle: {result['bundle']}", f"body: {result['body']}",
-            f"{result['requests']} requests, concurrency {result['concurrency']}, {result['classes']} classes"]
-    return "\n".join(head) + "\n\n" + format_table(keys, rows)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run every mode, print, optionally write JSON."""
+    """Run both policies, print, optionally write JSON."""
     args = parse_args(argv)
-    bundle = ensure_bundle(args.bundle, args.demo_dir)
-    body, source = skeleton_body(args.skeleton, args.max_frames)
     with tempfile.TemporaryDirectory(prefix="scale-bench-svc-") as tmp:
-        modes = [run_mode(m, bundle, body, args, Path(tmp)) for m in args.modes]
-    result = {"benchmark": "service", "environment": environment(), "bundle": str(bundle), "body": source,
-              "requests": args.requests, "concurrency": args.concurrency, "classes": args.classes,
-              "modes": modes, "settings": {k: str(v) for k, v in vars(args).items()}}
+        result = run(args, Path(tmp))
     print(render(result))
     write_json(args.out, result)
-    return 0 if all(m["errors"] == 0 for m in modes) else 1
+    return 0 if all(r["errors"] == 0 for p in result["policies"].values() for r in p["rows"]) else 1
 
 
 if __name__ == "__main__":

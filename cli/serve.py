@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from model.text import MissingWeightsError
     from service.app import StartupError, create_app, load_text_for, resolve_bundle_path
     from service.inference import choose_providers
+    from service.policy import bundle_session_options
     from service.setting_source import setting_source
     from service.settings import SettingsError, load_settings
 
@@ -69,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
                         "weights (its rankings are NOT meaningful)", settings.demo_dir, demo_text.weights_id)
             build_demo_bundle(settings.demo_dir, text_encoder=demo_text, seed=DEMO_SEED)
             settings = settings.model_copy(update={"bundle_path": settings.demo_dir})
-        bundle = load_bundle(resolve_bundle_path(settings), providers=choose_providers(settings.device))
+        providers = choose_providers(settings.device)
+        bundle = load_bundle(resolve_bundle_path(settings), providers=providers,
+                             session_options=bundle_session_options(settings, providers))
         # a bundle with a text graph serves it through onnxruntime; the demo build's torch tower is dropped
         demo_text = None if bundle.manifest.text_graph is not None else demo_text
         text_encoder = load_text_for(bundle, settings, text_encoder=demo_text, weights_flag=flag)

@@ -15,6 +15,7 @@ from model.bundle_spec import (
     FORMAT_VERSION,
     GRAPH_NAMES,
     MANIFEST_NAME,
+    OPTIONAL_GRAPHS,
     TEXT_FILES,
     VARIANTS,
     BundleError,
@@ -85,7 +86,7 @@ def verify_files(root: Path, manifest: Manifest) -> dict[str, bytes]:
                 raise BundleError(f"manifest lists variant {variant!r} but no file {graph_file(graph, variant)}")
     if manifest.text_graph is not None and not set(TEXT_FILES) <= set(manifest.files):
         raise BundleError(f"manifest has a text_graph but files does not list {list(TEXT_FILES)}")
-    known = {graph_file(g, v) for v in VARIANTS for g in GRAPH_NAMES} | set(TEXT_FILES)
+    known = {graph_file(g, v) for v in VARIANTS for g in GRAPH_NAMES + OPTIONAL_GRAPHS} | set(TEXT_FILES)
     unknown = sorted(set(manifest.files) - known)
     if unknown:  # never read paths a manifest makes up (absolute or ../ paths would escape the bundle)
         raise BundleError(f"{root / MANIFEST_NAME}: files lists unknown paths {unknown}; "
@@ -145,6 +146,7 @@ class Bundle:
     encoder: Any
     class_side: Any
     sample_side: Any
+    single_person: Any = None  # optional graph (exact path for absent second persons); None in older bundles
 
     @property
     def version(self) -> str:
@@ -184,7 +186,8 @@ def _f32(x: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def load_bundle(path: str | Path, providers: Sequence[str] | None = None, variant: str = "fp32") -> Bundle:
+def load_bundle(path: str | Path, providers: Sequence[str] | None = None, variant: str = "fp32",
+                session_options: Any = None) -> Bundle:
     """Validate a bundle directory and open its graphs in onnxruntime (CUDA first when available)."""
     import onnxruntime as ort
 
@@ -197,10 +200,11 @@ def load_bundle(path: str | Path, providers: Sequence[str] | None = None, varian
     blobs = verify_files(root, manifest)
     chosen = list(providers) if providers else default_providers()
     specs = manifest.specs()
-    options = ort.SessionOptions()
+    options = session_options or ort.SessionOptions()
     options.log_severity_level = 3  # keep CUDA-fallback warnings out of service logs
     sessions: dict[str, Any] = {}
-    for graph in GRAPH_NAMES:
+    optional = tuple(g for g in OPTIONAL_GRAPHS if graph_file(g, variant) in manifest.files)
+    for graph in GRAPH_NAMES + optional:
         rel = graph_file(graph, variant)
         try:
             sessions[graph] = ort.InferenceSession(blobs[rel], sess_options=options, providers=chosen)

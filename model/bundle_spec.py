@@ -21,6 +21,7 @@ from model.config import (
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 GRAPH_NAMES = ("encoder", "class_side", "sample_side")
+OPTIONAL_GRAPHS = ("single_person",)  # listed in `files` when exported; older bundles lack them
 VARIANTS = ("fp32", "fp16")
 OPSET = 17
 DEFAULT_TOLERANCE = {"energy_abs": 1e-4, "energy_rel": 1e-5}
@@ -35,8 +36,8 @@ class BundleError(ValueError):
 
 def graph_file(graph: str, variant: str = "fp32") -> str:
     """Path of a graph file relative to the bundle root (fp16 graphs live under fp16/)."""
-    if graph not in GRAPH_NAMES:
-        raise BundleError(f"unknown graph {graph!r}; expected one of {GRAPH_NAMES}")
+    if graph not in GRAPH_NAMES + OPTIONAL_GRAPHS:
+        raise BundleError(f"unknown graph {graph!r}; expected one of {GRAPH_NAMES + OPTIONAL_GRAPHS}")
     if variant not in VARIANTS:
         raise BundleError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
     return f"{graph}.onnx" if variant == "fp32" else f"{variant}/{graph}.onnx"
@@ -120,6 +121,11 @@ def graph_specs(dims: Dims, num_frames: int) -> dict[str, GraphSpec]:
         "sample_side": GraphSpec(
             inputs=(TensorSpec("feature", ("B", d.feature_dim)),) + cls_out,
             outputs=(TensorSpec("energy", ("B", "K")), TensorSpec("uncertainty", ("B", "K"))),
+        ),
+        # optional: first person of sequences whose second person is absent -> the same feature (docs/bundle.md)
+        "single_person": GraphSpec(
+            inputs=(TensorSpec("person", ("batch", NUM_CHANNELS, num_frames, NUM_JOINTS)),),
+            outputs=(TensorSpec("feature", ("batch", d.feature_dim)),),
         ),
     }
 

@@ -20,6 +20,7 @@ from service.inference import choose_providers
 from service.metrics import Metrics, MetricsMiddleware
 from service.model_state import build_model
 from service.payloads import Limits
+from service.policy import bundle_session_options
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
 from service.reload import BundleVersionHeader, Reloader
@@ -80,7 +81,9 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
                 text_encoder: Any = None, registry: Registry | None = None) -> ServiceState:
     """Load everything a request needs (blocking: bundle sessions and the text tower)."""
     if bundle is None:
-        bundle = load_bundle(resolve_bundle_path(settings), providers=choose_providers(settings.device))
+        providers = choose_providers(settings.device)
+        bundle = load_bundle(resolve_bundle_path(settings), providers=providers,
+                             session_options=bundle_session_options(settings, providers))
     manifest = bundle.manifest
     if manifest.demo:
         log.warning("!" * 72 + "\n!!! DEMO BUNDLE %s: labels and rankings are NOT meaningful. %s\n" + "!" * 72,
@@ -88,8 +91,8 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
     text_encoder = load_text_for(bundle, settings, text_encoder)
     registry = registry if registry is not None else make_registry(settings)
     model = build_model(settings, metrics, bundle, text_encoder, registry)
-    log.info("bundle %s loaded from %s; onnxruntime providers %s", bundle.version, bundle.root,
-             model.engine.providers)
+    log.info("bundle %s loaded from %s; onnxruntime providers %s; serving policy %s", bundle.version,
+             bundle.root, model.engine.providers, model.policy)
     limits = Limits(max_body_bytes=settings.max_body_bytes, max_frames=settings.max_frames,
                     max_sequences=settings.max_sequences, max_classes=settings.max_classes_per_request,
                     max_text_length=settings.max_text_chars, max_top_k=settings.max_classes,

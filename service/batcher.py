@@ -1,4 +1,8 @@
-"""Micro-batching: one queue, one worker; concurrent requests share one encoder and one sample-side run."""
+"""Micro-batching: one queue, N workers; concurrent requests share runs of at most max_batch_size sequences.
+
+Requests larger than max_batch_size are split into parts (so one request never makes one huge run), and
+each worker runs one part or batch at a time on its own thread (docs/service.md, "Serving policy").
+"""
 
 from __future__ import annotations
 
@@ -56,10 +60,11 @@ def stack_classes(rows: list[ClassTensors]) -> ClassTensors:
 
 
 class MicroBatcher:
-    """Collects jobs for up to max_wait_ms or max_batch_size sequences, then scores them in one run."""
+    """Collects jobs for up to max_wait_ms or max_batch_size sequences, then scores them in one run;
+    `workers` runs may be in flight at once (the score function must then be thread-safe)."""
 
     def __init__(self, score: ScoreFn, *, max_batch_size: int, max_wait_ms: float, queue_size: int,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, workers: int = 1) -> None:
         self._score = score
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
@@ -68,26 +73,35 @@ class MicroBatcher:
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._carry: Job | None = None
         self._metrics = metrics
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scale-infer")
-        self._task: asyncio.Task | None = None
+        self.workers = workers
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scale-infer")
+        self._tasks: list[asyncio.Task] = []
         self._stacked: tuple[Any, ClassTensors] | None = None
-        self._inflight: list[Job] = []
+        self._inflight: dict[int, list[Job]] = {}
+
+    @property
+    def _task(self) -> asyncio.Task | None:
+        return self._tasks[0] if self._tasks else None
 
     def start(self) -> None:
-        """Start the worker task on the running loop."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._worker(), name="scale-batcher")
+        """Start the worker tasks on the running loop."""
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._worker(i), name=f"scale-batcher-{i}")
+                           for i in range(self.workers)]
 
     async def stop(self) -> None:
-        """Stop the worker and fail every queued job with BatcherClosed."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop the workers and fail every queued job with BatcherClosed."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._task = None
-        pending = self._inflight + ([self._carry] if self._carry else [])
+        self._tasks = []
+        pending = [job for jobs in self._inflight.values() for job in jobs]
+        pending += [self._carry] if self._carry else []
         while not self._queue.empty():
             pending.append(self._queue.get_nowait())
         for job in pending:
@@ -103,14 +117,25 @@ class MicroBatcher:
         missing = [c for c in class_ids if c not in classes]
         if missing or not class_ids:
             raise ValueError(f"class tensors missing for {missing}" if missing else "no candidate classes")
-        job = Job(skeletons, tuple(class_ids), classes, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        step = self.max_batch_size  # a large request becomes several runs: bounded memory per run
+        jobs = [Job(skeletons[i:i + step], tuple(class_ids), classes, loop.create_future())
+                for i in range(0, int(skeletons.shape[0]), step)]
+        total = int(skeletons.shape[0])
         # An empty queue always admits one request, however large, so no request is refused forever.
-        if self._queued and self._queued + job.size > self.queue_size:
+        if self._queued and self._queued + total > self.queue_size:
             raise QueueFull(self._queued)
-        self._queued += job.size
-        self._queue.put_nowait(job)
+        for job in jobs:
+            self._queued += job.size
+            self._queue.put_nowait(job)
         self._gauge()
-        return await job.future
+        if len(jobs) == 1:
+            return await jobs[0].future
+        parts = await asyncio.gather(*(job.future for job in jobs), return_exceptions=True)
+        for part in parts:
+            if isinstance(part, BaseException):
+                raise part
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _gauge(self) -> None:
         if self._metrics:
@@ -134,18 +159,18 @@ class MicroBatcher:
             except (asyncio.QueueEmpty, asyncio.TimeoutError):  # noqa: UP041 (distinct from TimeoutError on 3.10)
                 break
             if total + job.size > self.max_batch_size:
-                self._carry = job  # never split a request; it opens the next batch
+                self._carry = job  # parts are never merged past max_batch_size; it opens the next batch
                 break
             batch.append(job)
             total += job.size
         return batch
 
-    async def _worker(self) -> None:
+    async def _worker(self, worker: int = 0) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            self._inflight = []
+            self._inflight[worker] = []
             batch = [job for job in await self._collect() if not job.future.done()]
-            self._inflight = batch
+            self._inflight[worker] = batch
             self._gauge()
             if not batch:
                 continue

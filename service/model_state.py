@@ -15,6 +15,7 @@ from service.batcher import MicroBatcher
 from service.conditioning import Conditioner
 from service.inference import InferenceEngine
 from service.metrics import Metrics
+from service.policy import ServingPolicy, device_of, resolve_policy
 from service.registry import Registry
 from service.settings import Settings
 
@@ -37,6 +38,7 @@ class ModelState:
     conditioner: Conditioner
     batcher: MicroBatcher
     preprocess: PreprocessConfig
+    policy: ServingPolicy | None = None
     loaded_at: float = field(default_factory=time.time)
     active: int = 0
 
@@ -80,9 +82,10 @@ class ModelState:
 def build_model(settings: Settings, metrics: Metrics, bundle: Bundle, text_encoder: Any,
                 registry: Registry) -> ModelState:
     """Engine, batcher (not started) and conditioner for a loaded bundle and its matching text tower."""
-    engine = InferenceEngine(bundle, settings.max_batch_size)
-    batcher = MicroBatcher(engine.score, max_batch_size=settings.max_batch_size,
-                           max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size, metrics=metrics)
+    policy = resolve_policy(settings, device_of(bundle.providers()))
+    engine = InferenceEngine(bundle, policy.max_batch_size, single_person=settings.single_person)
+    batcher = MicroBatcher(engine.score, max_batch_size=policy.max_batch_size, max_wait_ms=policy.max_wait_ms,
+                           queue_size=settings.queue_size, metrics=metrics, workers=policy.workers)
     conditioner = Conditioner(text_encoder, engine, registry, bundle.version, metrics)
     return ModelState(bundle=bundle, engine=engine, text_encoder=text_encoder, conditioner=conditioner,
-                      batcher=batcher, preprocess=bundle.manifest.preprocess_config())
+                      batcher=batcher, preprocess=bundle.manifest.preprocess_config(), policy=policy)

@@ -18,6 +18,7 @@ from model.bundle import BundleError, load_bundle
 from service.deps import ServiceState
 from service.inference import choose_providers
 from service.model_state import ModelState, build_model
+from service.policy import bundle_session_options
 from service.registry import RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,9 @@ class Reloader:
     async def _load_and_swap(self, path: Path, started: float, expect_version: str | None) -> ReloadResult:
         state, old = self.state, self.state.model
         try:
-            bundle = await asyncio.to_thread(load_bundle, path, providers=choose_providers(state.settings.device))
+            providers = choose_providers(state.settings.device)
+            bundle = await asyncio.to_thread(load_bundle, path, providers=providers,
+                                             session_options=bundle_session_options(state.settings, providers))
         except BundleError as exc:
             raise ReloadFailed(422, "bundle-rejected", str(exc)) from exc
         if expect_version is not None and bundle.version != expect_version:

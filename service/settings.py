@@ -56,9 +56,18 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(64, ge=1, le=65_536)  # sequences per engine call
     max_wait_ms: float = Field(5.0, ge=0, le=1000)
     queue_size: int = Field(1024, ge=1, le=1_000_000)
+    # serving policy per device (docs/service.md "Serving policy"; measurements in docs/benchmarks.md)
+    serving_policy: Literal["auto", "batched", "parallel"] = "auto"  # auto: parallel on CPU, batched on CUDA
+    inference_workers: int | None = Field(None, ge=1, le=64)  # parallel: runs at once (default: usable cores)
+    cpu_batch_size: int = Field(1, ge=1, le=1024)  # parallel: sequences per run (also caps memory per run)
+    intra_op_threads: int | None = Field(None, ge=1, le=256)  # onnxruntime threads per run (parallel: cores/workers)
+    single_person: bool = True  # use the bundle's exact single-person graph for sequences with one person
+    ort_cpu_arena: bool = True  # onnxruntime enable_cpu_mem_arena
+    ort_mem_pattern: bool = True  # onnxruntime enable_mem_pattern
+    ort_arena_extend_strategy: Literal["next_power_of_two", "same_as_requested"] = "same_as_requested"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
-    @field_validator("log_level", "device", mode="before")
+    @field_validator("log_level", "device", "serving_policy", "ort_arena_extend_strategy", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -22,6 +22,7 @@ from model.bundle_spec import (
     GRAPH_NAMES,
     MANIFEST_NAME,
     OPSET,
+    OPTIONAL_GRAPHS,
     BundleError,
     Dims,
     GraphSpec,
@@ -33,6 +34,7 @@ from model.bundle_spec import (
 )
 from model.config import NUM_CHANNELS, NUM_JOINTS, NUM_PERSONS, PreprocessConfig
 from model.scorer import ScaleScorer
+from training.export_trunk import export_single_person
 
 
 class EncoderGraph(nn.Module):
@@ -198,7 +200,9 @@ def export_bundle(
                 args = example_inputs(graph, dims, num_frames)
                 export_graph(modules[graph], args, specs[graph], tmp / graph_file(graph, variant))
         _check_parity(tmp, fp32_modules, dims, num_frames)
-        blobs = {graph_file(g, v): (tmp / graph_file(g, v)).read_bytes() for v in variants for g in GRAPH_NAMES}
+        export_single_person(encoder, dims, num_frames, tmp, variants)  # optional graph: docs/bundle.md
+        blobs = {graph_file(g, v): (tmp / graph_file(g, v)).read_bytes() for v in variants
+                 for g in GRAPH_NAMES + OPTIONAL_GRAPHS if (tmp / graph_file(g, v)).is_file()}
         text_graph = _export_text(text_encoder, text, dims, tmp, blobs) if text_encoder is not None else None
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION, "bundle_version": "", "created": _now(),

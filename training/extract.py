@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from model.shift_gcn import ShiftGCN
+from model.single_person import SinglePersonEncoder, features_split
 from training.encoder_train import check_skeleton_data, load_encoder
 from training.scorer_train import pick_device
 
@@ -17,14 +18,18 @@ from training.scorer_train import pick_device
 @torch.no_grad()
 def encode_clips(model: ShiftGCN, data: np.ndarray, device: torch.device, batch_size: int = 64,
                  progress: bool = True, desc: str = "features", index: np.ndarray | None = None) -> np.ndarray:
-    """(N, 3, T, 25, 2) clips (rows `index` only, when given) -> (n, 256) float32 features, no gradient."""
+    """(N, 3, T, 25, 2) clips (rows `index` only, when given) -> (n, 256) float32 features, no gradient.
+
+    Clips whose second person is absent take the exact single-person path (half the encoder work).
+    """
     model.eval()
+    single = SinglePersonEncoder(model, data.shape[2]) if data.ndim == 5 and model.num_person == 2 else None
     index = np.arange(len(data)) if index is None else np.asarray(index)
     out = []
     for i in tqdm(range(0, len(index), batch_size), desc=desc, disable=not progress, leave=False):
         # batch-wise reads keep a memory-mapped cache on disk instead of copying it whole
         x = torch.as_tensor(np.asarray(data[index[i:i + batch_size]], dtype=np.float32), device=device)
-        out.append(model.forward_features(x).cpu().numpy())
+        out.append(features_split(model, single, x).cpu().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 256), np.float32)
 
 

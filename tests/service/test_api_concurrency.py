@@ -46,7 +46,8 @@ async def ready_client(app):
 
 
 async def _run(seqs: list[np.ndarray]) -> tuple[list[httpx.Response], str]:
-    app = create_app(settings(max_batch_size=16, max_wait_ms=50.0), text_encoder=text_encoder())
+    app = create_app(settings(max_batch_size=16, max_wait_ms=50.0, serving_policy="batched"),
+                     text_encoder=text_encoder())
     async with ready_client(app) as client:
         r = await client.post("/classes", json={"classes": [{"label": lab} for lab in LABELS]})
         assert r.status_code == 200
@@ -76,7 +77,8 @@ def test_64_concurrent_requests_are_micro_batched() -> None:
 
 
 async def _overload(seqs: list[np.ndarray]) -> tuple[list[httpx.Response], tuple, tuple, str]:
-    app = create_app(settings(max_batch_size=1, max_wait_ms=0.0, queue_size=1), text_encoder=text_encoder())
+    app = create_app(settings(max_batch_size=1, max_wait_ms=0.0, queue_size=1, serving_policy="batched"),
+                     text_encoder=text_encoder())
     async with ready_client(app) as client:
         assert (await client.post("/classes", json={"classes": [{"label": lab} for lab in LABELS]})).is_success
         before = (await client.get("/classes")).json()

@@ -93,23 +93,74 @@ def test_concurrent_jobs_share_runs_and_get_their_own_columns() -> None:
     assert metrics.registry.get_sample_value("scale_batch_size_sequences_sum") == total
 
 
-def test_oversized_job_runs_alone_and_is_not_split() -> None:
+def test_large_job_is_split_into_runs_of_at_most_max_batch_size() -> None:
     rows = make_rows(2)
     rec = Recorder()
+    big = np.arange(7 * 6, dtype=np.float32).reshape(7, 2, 3)  # every sequence distinct: order is checked
+    small = np.ones((2, 2, 3), np.float32)
 
     async def main():
         b = MicroBatcher(rec, max_batch_size=4, max_wait_ms=20, queue_size=10)
         b.start()
         try:
-            big = np.ones((7, 2, 3), np.float32)
-            small = np.ones((2, 2, 3), np.float32)
             return await asyncio.gather(b.submit(small, tuple(rows), rows), b.submit(big, tuple(rows), rows))
         finally:
             await b.stop()
 
-    (e_small, _), (e_big, _) = asyncio.run(main())
+    (e_small, _), (e_big, u_big) = asyncio.run(main())
     assert e_small.shape == (2, 2) and e_big.shape == (7, 2)
-    assert sorted(rec.sizes) == [2, 7]
+    assert max(rec.sizes) <= 4 and sum(rec.sizes) == 9  # 7 sequences never make one run of 7
+    want_e, want_u = reference(big, tuple(rows), rows)
+    np.testing.assert_allclose(e_big, want_e, rtol=1e-6)
+    np.testing.assert_allclose(u_big, want_u, rtol=1e-6)
+
+
+def test_split_request_fails_as_a_whole_when_one_part_fails() -> None:
+    rows = make_rows(1)
+
+    def fail_on_second_part(x, key, cls):
+        if x[0, 0, 0] >= 4:
+            raise RuntimeError("boom in part two")
+        return fake_score(x, key, cls)
+
+    async def main():
+        b = MicroBatcher(fail_on_second_part, max_batch_size=4, max_wait_ms=0, queue_size=10)
+        b.start()
+        try:
+            with pytest.raises(RuntimeError, match="part two"):
+                await b.submit(np.arange(6, dtype=np.float32)[:, None, None] * np.ones((6, 2, 3), np.float32),
+                               tuple(rows), rows)
+            return await b.submit(np.zeros((2, 2, 3), np.float32), tuple(rows), rows)
+        finally:
+            await b.stop()
+
+    assert asyncio.run(main())[0].shape == (2, 1)
+
+
+def test_workers_run_side_by_side() -> None:
+    rows = make_rows(1)
+    meet = threading.Barrier(2, timeout=5)  # breaks unless two runs are in flight at the same time
+
+    def together(x, key, cls):
+        meet.wait()
+        return fake_score(x, key, cls)
+
+    async def main(workers: int):
+        b = MicroBatcher(together, max_batch_size=1, max_wait_ms=0, queue_size=10, workers=workers)
+        b.start()
+        try:
+            return await asyncio.gather(*(b.submit(np.full((1, 2, 3), i, np.float32), tuple(rows), rows)
+                                          for i in range(4)), return_exceptions=True)
+        finally:
+            await b.stop()
+
+    out = asyncio.run(main(2))
+    assert all(not isinstance(o, BaseException) for o in out)
+    for i, (energy, _) in enumerate(out):  # each request got its own answer back
+        np.testing.assert_allclose(energy, reference(np.full((1, 2, 3), i, np.float32), tuple(rows), rows)[0],
+                                   rtol=1e-6)
+    meet.reset()
+    assert any(isinstance(o, threading.BrokenBarrierError) for o in asyncio.run(main(1)))
 
 
 def test_queue_full_raises_with_retry_after() -> None:

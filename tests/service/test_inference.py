@@ -82,17 +82,19 @@ def test_score_matches_plain_runs_and_torch(engine, inputs) -> None:
 def test_bucket_padding_does_not_change_results(engine, inputs) -> None:
     _, x, cls = inputs
     plain = engine.score(x, ("a",), cls)
-    engine.buckets = [2, 8]  # force the CUDA padding path on CPU
+    engine.buckets, engine.bind_classes = [2, 8], True  # force the CUDA padding/binding path on CPU
     try:
         padded = engine.score(x, ("a",), cls)
     finally:
-        engine.buckets = []
+        engine.buckets, engine.bind_classes = [], False
     assert padded[0].shape == (3, len(LABELS))
     assert within_tolerance(padded[0], plain[0].astype(np.float64)).all()
 
 
-def test_class_tensors_rebound_only_when_the_class_set_changes(engine, inputs) -> None:
+def test_class_tensors_rebound_only_when_the_class_set_changes(engine, inputs, request) -> None:
     _, x, cls = inputs
+    engine.bind_classes = True  # the CUDA path, run on CPU OrtValues
+    request.addfinalizer(lambda: setattr(engine, "bind_classes", False))
     engine.score(x, ("k1",), cls)
     start = engine.rebinds
     engine.score(x[:1], ("k1",), cls)
