@@ -34,9 +34,12 @@ def test_confident_miss_before_the_only_hit():
 
 def test_theta_and_labels():
     truth = [I(1, 0, 10), I(2, 20, 30)]
-    props = [I(1, 0, 8, 0.9), I(2, 40, 50, 0.9)]  # IoU 0.8 for label 1; label 2 misses
+    # label 1: IoU 0.8 and 7/9 (a duplicate); label 2 misses
+    props = [I(1, 0, 8, 0.9), I(1, 1, 9, 0.8), I(2, 40, 50, 0.9)]
     got = detection_map({"v": (props, truth)}, thetas=(0.5, 0.9))
     assert got["official"]["0.5"] == pytest.approx(0.5)  # AP 1 for label 1, 0 for label 2
     assert got["official"]["0.9"] == 0.0
     assert got["matched"]["0.5"] == pytest.approx(0.5)
     assert official_ap([], [], 0.5, 0) == 0.0
+    # the script breaks before scoring the most confident hit: one perfect proposal alone scores 0
+    assert official_ap([0.9], [1.0], 0.5, 1) == 0.0
