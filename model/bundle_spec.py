@@ -168,6 +168,7 @@ class Manifest(BaseModel):
     demo: bool = False
     note: str = ""
     tolerance: Tolerance = Field(default_factory=Tolerance)
+    open_set: dict[str, Any] | None = None  # model/openset.py calibration: threshold, tpr, source, ...
     _raw: dict[str, Any] | None = PrivateAttr(default=None)  # the parsed JSON, hashed as written
 
     def hashed_body(self) -> dict[str, Any]:

@@ -94,12 +94,21 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def build_segments(starts: np.ndarray, energy: np.ndarray, length: int, num_frames: int, temperature: float,
                    opts: DetectOptions) -> tuple[list[Segment], list[Segment]]:
-    """Window energies (n, K) -> (class segments after per-class NMS, background stretches)."""
+    """Window energies (n, K) -> (class segments after per-class NMS, background stretches).
+
+    Windows with non-finite energies (nobody to score) count as background wherever they dominate a piece.
+    """
+    bad = ~np.isfinite(energy).all(axis=1)
+    if bad.any():
+        fill = energy[~bad].max(axis=0) if (~bad).any() else np.zeros(energy.shape[1])
+        energy = np.where(bad[:, None], fill[None], energy)
     bounds, piece_e = frame_intervals(starts, length, num_frames, smooth_windows(energy, opts.smooth))
     p = softmax_scores(piece_e, temperature)
     best = piece_e.argmin(1)
     best_e, best_p = piece_e.min(1), p.max(1)
     accepted = best_p >= opts.min_score
+    if bad.any():
+        accepted &= frame_intervals(starts, length, num_frames, bad[:, None].astype(np.float64))[1][:, 0] < 0.5
     if opts.threshold is not None:
         accepted &= best_e <= opts.threshold
     size = np.diff(bounds).astype(np.float64)

@@ -73,6 +73,7 @@ class RecognizeIn(BaseModel):
     skeletons: list[Any] | None = Field(None, description="several sequences, each (T,25,3) or (M,T,25,3)")
     top_k: int | None = Field(None, ge=1, description="classes to return (default: SCALE_TOP_K, 5)")
     classes: list[str] | None = Field(None, description="candidate class ids or labels (default: all)")
+    open_set_threshold: float | None = Field(None, description="energy threshold overriding the bundle's")
 
 
 class ResultItem(BaseModel):
@@ -90,6 +91,7 @@ class RecognizeOut(BaseModel):
 
     results: list[ResultItem]
     uncertainty: float
+    open_set: dict[str, Any] | None = Field(None, description="{accepted, threshold, source} for the best class")
     bundle_version: str
     registry_version: int
     demo: bool | None = None
@@ -101,6 +103,7 @@ class BatchRecognizeOut(BaseModel):
 
     results: list[list[ResultItem]]
     uncertainty: list[float]
+    open_set: list[dict[str, Any]] | None = Field(None, description="per sequence: {accepted, threshold, source}")
     bundle_version: str
     registry_version: int
     demo: bool | None = None
@@ -115,9 +118,15 @@ class RecognizeRequest:
     batched: bool
     top_k: int
     classes: list[str] | None
+    threshold: float | None = None  # open-set override
 
 
-def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarray:
+LONG_SEQUENCE_HINT = ("; for a long untrimmed sequence use POST /detect, which slides windows (window, stride) "
+                      "over up to SCALE_DETECT_MAX_FRAMES frames")
+
+
+def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hint: str = LONG_SEQUENCE_HINT
+                   ) -> np.ndarray:
     """Validate one sequence and return it as float32 (M,T,25,3); raises a 422 Problem naming the issue."""
     where = ".".join(str(p) for p in loc)
     try:
@@ -140,12 +149,16 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarr
     if channels != NUM_CHANNELS:
         raise invalid(f"{where} must have {NUM_CHANNELS} channels (x,y,z), got {channels}",
                       loc=loc, kind="bad-shape")
+    if persons > MAX_PERSONS_IN and 1 <= frames <= MAX_PERSONS_IN:
+        raise invalid(f"{where} has shape {list(arr.shape)}: the axes look swapped ((T,M,25,3) with {persons} "
+                      f"frames of {frames} persons); send (M,T,25,3), e.g. np.transpose(a, (1, 0, 2, 3))",
+                      loc=loc, kind="bad-shape")
     if not 1 <= persons <= MAX_PERSONS_IN:
         raise invalid(f"{where} must have 1..{MAX_PERSONS_IN} persons, got {persons}", loc=loc, kind="bad-shape")
     if frames == 0:
         raise invalid(f"{where} has no frames", loc=loc, kind="empty-sequence")
     if frames > limits.max_frames:
-        raise invalid(f"{where} has {frames} frames, more than the limit of {limits.max_frames}",
+        raise invalid(f"{where} has {frames} frames, more than the limit of {limits.max_frames}{too_long_hint}",
                       loc=loc, kind="too-many-frames")
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -197,9 +210,9 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
     if req.skeletons is not None:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
         seqs = [check_skeleton(s, limits, ["body", "skeletons", i]) for i, s in enumerate(req.skeletons)]
-        return RecognizeRequest(seqs, True, top_k, req.classes)
+        return RecognizeRequest(seqs, True, top_k, req.classes, req.open_set_threshold)
     return RecognizeRequest([check_skeleton(req.skeleton, limits, ["body", "skeleton"])], False,
-                            top_k, req.classes)
+                            top_k, req.classes, req.open_set_threshold)
 
 
 def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits) -> RecognizeRequest:

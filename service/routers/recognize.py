@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Annotated
 
 import numpy as np
@@ -11,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
 from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState, get_state
+from service.open_set import open_set_field
 from service.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
@@ -91,11 +94,12 @@ async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media in (NPY_MEDIA_TYPE, "application/octet-stream"):
         k = top_k if top_k is not None else state.limits.default_top_k
-        return await run_in_threadpool(parse_npy_request, body, k, classes, state.limits)
+        req = await run_in_threadpool(parse_npy_request, body, k, classes, state.limits)
+        return dataclasses.replace(req, threshold=_query_threshold(request))
     if media != "application/json" and not media.endswith("+json"):
         raise Problem(415, "unsupported-media-type", f"Content-Type {media!r} is not supported; send "
                       f"application/json or {NPY_MEDIA_TYPE}")
-    if top_k is not None or classes is not None:
+    if top_k is not None or classes is not None or "open_set_threshold" in request.query_params:
         raise invalid("with a JSON body give top_k and classes in the body, not the query", loc=["query"])
     return await run_in_threadpool(parse_json_request, body, state.limits)
 
@@ -125,6 +129,22 @@ async def recognize(request: Request,
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
     common = {"bundle_version": state.bundle.version, "registry_version": snap.version,
               "demo": True if state.demo else None, "warning": state.warning}
+    gates = [open_set_field(state, r[0].energy, req.threshold) for r, _ in ranked]
     if req.batched:
-        return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked], **common)
-    return RecognizeOut(results=ranked[0][0], uncertainty=ranked[0][1], **common)
+        return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked],
+                                 open_set=gates, **common)
+    return RecognizeOut(results=ranked[0][0], uncertainty=ranked[0][1], open_set=gates[0], **common)
+
+
+def _query_threshold(request: Request) -> float | None:
+    """?open_set_threshold= for .npy bodies (422 when it is not a number)."""
+    raw = request.query_params.get("open_set_threshold")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise invalid(f"open_set_threshold must be a finite number, got {raw!r}", loc=["query", "open_set_threshold"])
+    return value

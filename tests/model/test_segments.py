@@ -72,3 +72,26 @@ def test_nested_levels_deduplicated_by_nms():
     segs, _ = build_segments(np.array([0, 4, 8]), e, 4, 12, 1.0,
                              DetectOptions(smooth=1, levels=(0.0, 0.9), nms_iou=0.25))
     assert [(s.start, s.end) for s in segs] == [(4, 7)]
+
+
+def test_unscorable_windows_are_background():
+    e = np.array([[1.0, 5.0], [np.nan, np.nan], [np.nan, np.nan], [1.0, 5.0]])
+    segs, background = build_segments(np.arange(0, 16, 4), e, 4, 16, 1.0, DetectOptions(smooth=1))
+    assert [(s.start, s.end, s.class_index) for s in segs] == [(0, 3, 0), (12, 15, 0)]
+    assert [(b.start, b.end) for b in background] == [(4, 11)]
+
+
+def test_stream_segmenter_runs_and_cores():
+    from model.stream_segments import StreamSegmenter
+
+    seg = StreamSegmenter(length=8, stride=4, temperature=1.0, threshold=5.0)
+    rows = [[1, 9], [1, 9], [9, 9], [9, 2], [9, 2]]  # class 0, 0, background, class 1, 1
+    closed = []
+    for i, row in enumerate(rows):
+        result, done = seg.push(4 * i, np.array(row, float), num_frames=4 * i + 8)
+        closed += done
+        assert result.start == 4 * i and result.end == 4 * i + 7
+    closed += seg.finish(24)
+    # cores: window i covers [4i+2, 4i+6) (the first from 0), so runs split at 10 and 14; the last run ends at 23
+    assert [(s.start, s.end, s.class_index) for s in closed] == [(0, 9, 0), (10, 13, None), (14, 23, 1)]
+    assert closed[0].energy == 1.0 and closed[2].energy == 2.0
