@@ -135,3 +135,24 @@ def test_recognize_open_set_field():
         r = client.post("/recognize?open_set_threshold=abc", content=npy_bytes(seq),
                         headers={"Content-Type": "application/x-npy"})
         assert r.status_code == 422
+
+
+def test_bundle_threshold_from_the_manifest(tmp_path):
+    from tests.service.svc_support import TinyBundle, tiny_bundle
+    from training.export import export_bundle
+
+    base = tiny_bundle()
+    from model.bundle import read_manifest
+
+    manifest = read_manifest(base.path)
+    calibrated = export_bundle(tmp_path / "b", base.encoder, base.scorer, preprocess=base.preprocess,
+                               text=manifest.text, training={"dataset": "service-tests"}, score_temperature=8.0,
+                               open_set={"threshold": -1e9, "tpr": 0.95, "source": "test"})
+    assert read_manifest(calibrated).open_set["threshold"] == -1e9
+    seq = np.random.default_rng(1).normal(size=(1, 40, 25, 3)).astype(np.float32) + 3
+    with running_app(TinyBundle(calibrated, base.encoder, base.scorer, base.preprocess)) as client:
+        register(client, list(LABELS[:2]))
+        body = client.post("/recognize", json={"skeleton": seq.tolist()}).json()
+        assert body["open_set"] == {"accepted": False, "threshold": -1e9, "source": "bundle"}
+        body = client.post("/recognize", json={"skeleton": seq.tolist(), "open_set_threshold": 1e9}).json()
+        assert body["open_set"]["accepted"] is True and body["open_set"]["source"] == "request"
