@@ -70,3 +70,49 @@ def test_recognize_txt_points_to_detect(service, sample, tmp_path, capsys):
     assert main(["recognize", str(short), "--url", service, "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result[0]["file"] == str(short) and len(result[0]["predictions"]) == 3
+
+
+def _section_blocks(title: str, language: str) -> list[str]:
+    """The ```language blocks of the docs/service.md section whose heading starts with `title`."""
+    import re
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "service.md").read_text()
+    section = text.split("\n### " + title, 1)[1].split("\n### ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+
+
+@pytest.fixture()
+def docs_cwd(tmp_path, shared_data) -> Path:
+    """A working folder from which ../shared/data is the shared data, as from the repository root."""
+    (tmp_path / "shared").symlink_to(shared_data.parent)
+    (tmp_path / "work").mkdir()
+    return tmp_path / "work"
+
+
+def _run_doc(code: list[str], url: str, cwd: Path, input_: str | None = None) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "URL": url, "SCALE_URL": url, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    done = subprocess.run(code, cwd=cwd, env=env, input=input_, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_service_docs_examples_run_verbatim(service, docs_cwd):
+    detect, cli = _section_blocks("POST /detect", "bash")
+    out = _run_doc(["bash", "-euo", "pipefail", "-c", detect], service, docs_cwd)
+    assert out.count('"segments"') == 2 and '"frames":1040' in out and '"frames":300' in out
+    out = _run_doc(["bash", "-euo", "pipefail", "-c", cli], service, docs_cwd)
+    assert "START" in out and "IOU" in out and (docs_cwd / "pred.txt").is_file()
+    (stream,) = _section_blocks("WebSocket /streams", "python")
+    import sys
+
+    out = _run_doc([sys.executable, "-"], service, docs_cwd, input_=stream)
+    assert "{'length': 128, 'stride': 32}" in out and "window 0 127" in out
+    assert "{'type': 'end', 'frames': 1040, 'windows': 30}" in out
+    (open_set,) = _section_blocks("Open set", "bash")
+    out = _run_doc(["bash", "-euo", "pipefail", "-c", open_set], service, docs_cwd)
+    assert json.loads(out)["open_set"] == {"accepted": False, "threshold": -1e9, "source": "request"}
