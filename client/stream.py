@@ -43,7 +43,8 @@ class StreamClient:
         self._stack = ExitStack()
         try:
             self._ws: ClientConnection = self._stack.enter_context(
-                connect(self.url, additional_headers=headers, open_timeout=open_timeout, max_size=None))
+                connect(self.url, additional_headers=headers, open_timeout=open_timeout, max_size=None,
+                        ping_interval=None))  # the service reads chunks only as fast as it scores them
         except (OSError, TimeoutError) as exc:
             raise ScaleConnectionError(f"cannot open {self.url}: {exc}") from exc
         self.ready: Event | None = None
