@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-SKELETON_SUFFIXES = (".skeleton", ".npy")
+SKELETON_SUFFIXES = (".skeleton", ".npy")  # in folders; a single file may also be PKU-MMD .txt
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.set_defaults(func=_cmd_rm)
 
     rec = subparsers.add_parser("recognize", parents=[conn],
-                                help="rank registered classes for a .skeleton/.npy file or a folder of them")
+                                help="rank registered classes for a .skeleton/.npy/PKU-MMD .txt file or a folder")
     rec.add_argument("path", type=Path)
     rec.add_argument("--top-k", type=int, default=5)
     rec.add_argument("--classes", default=None,
@@ -130,7 +130,7 @@ def _cmd_rm(args: argparse.Namespace) -> int:
 
 
 def load_sequence(path: Path) -> Any:
-    """Read one sequence: a .npy array (never pickled) or an NTU .skeleton file as (M, T, 25, 3) float32."""
+    """Read one sequence: .npy (never pickled), NTU .skeleton or PKU-MMD .txt, as (M, T, 25, 3) float32."""
     import numpy as np
 
     if path.suffix == ".npy":
@@ -139,7 +139,11 @@ def load_sequence(path: Path) -> Any:
         from model.skeleton_io import read_skeleton
 
         return read_skeleton(path).joints
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .skeleton or .npy)")
+    if path.suffix == ".txt":
+        from model.pkummd import read_pkummd_skeleton
+
+        return read_pkummd_skeleton(path)
+    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .skeleton, .npy or PKU-MMD .txt)")
 
 
 def collect_files(path: Path) -> list[Path]:

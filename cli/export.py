@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="add text.onnx + tokenizer.json so the service needs no torch (default: yes with "
                         "--clip-weights; a random-init:seed=N weights id needs --text-graph)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle directory")
+    p.add_argument("--open-set-config", default=None,
+                   help="pipeline TOML whose features' val part (pseudo-unseen classes) calibrates the open-set "
+                        "threshold stored in the manifest (accepting --open-set-tpr of those samples)")
+    p.add_argument("--open-set-tpr", type=float, default=0.95)
     p.set_defaults(func=_cmd_export)
     d = subparsers.add_parser("demo-bundle", help="build the demo bundle (random encoder; labels not meaningful)")
     d.add_argument("--out", required=True)
@@ -134,7 +138,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     training = json.loads(json.dumps({**meta, **({"encoder": enc_meta} if enc_meta else {})}, default=str))
     training.update(_json_file(args.training_json, "training JSON"))
     try:
-        out = export_bundle(args.out, encoder, scorer,
+        open_set = None
+        if args.open_set_config:
+            from training.openset_calib import calibrate_from_config
+
+            open_set = calibrate_from_config(args.open_set_config, scorer, args.open_set_tpr)
+        out = export_bundle(args.out, encoder, scorer, open_set=open_set,
                             preprocess=PreprocessConfig(num_frames=_num_frames(args, enc_meta, meta)),
                             text=info, training=training, score_temperature=args.score_temperature,
                             fp16=args.fp16, overwrite=args.overwrite, text_encoder=text_encoder)

@@ -254,6 +254,13 @@ class ScaleClient(_Base):
         return parse_recognitions(self._send(_recognize_call(skeletons, True, top_k, classes, encoding, extra)))
 
 
+    def detect(self, skeleton: Any, **options: Any) -> dict[str, Any]:
+        """POST /detect for one long (T,25,3) or (M,T,25,3) sequence (.npy body); options as in docs/service.md."""
+        from client.detect import detect_call
+
+        return self._send(detect_call(skeleton, options))
+
+
 class AsyncScaleClient(_Base):
     """asyncio client with the same methods as ScaleClient, each a coroutine."""
 

@@ -201,6 +201,7 @@ class Manifest(BaseModel):
     note: str = ""
     tolerance: Tolerance = Field(default_factory=Tolerance)
     text_graph: TextGraphInfo | None = None  # absent in older bundles: the service then needs open_clip
+    open_set: dict[str, Any] | None = None  # model/openset.py calibration: threshold, tpr, source, ...
     _raw: dict[str, Any] | None = PrivateAttr(default=None)  # the parsed JSON, hashed as written
 
     def hashed_body(self) -> dict[str, Any]:

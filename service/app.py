@@ -134,22 +134,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 class BodyLimitMiddleware:
     """413 for bodies over max_bytes: by Content-Length before reading, else by counting while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = per_path or {}  # larger limits for routes taking long sequences (/detect)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str, limit: int) -> None:
+        setting = "SCALE_DETECT_MAX_BODY_BYTES" if scope.get("path") in self.per_path else "SCALE_MAX_BODY_BYTES"
         problem = Problem(413, "payload-too-large", f"request body is {size} bytes; the limit is "
-                          f"{self.max_bytes} bytes (SCALE_MAX_BODY_BYTES)")
+                          f"{limit} bytes ({setting})")
         await problem_response(problem, scope.get("path"))(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(scope, receive, send, length.decode())
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, receive, send, length.decode(), limit)
             return
         chunks, total, more = [], 0, True
         while more:
@@ -158,8 +161,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_bytes:
-                await self._refuse(scope, receive, send, f"more than {self.max_bytes}")
+            if total > limit:
+                await self._refuse(scope, receive, send, f"more than {limit}", limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -178,7 +181,7 @@ class BodyLimitMiddleware:
 def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None, text_encoder: Any = None,
                registry: Registry | None = None) -> FastAPI:
     """Build the app; heavy loading happens in the lifespan (bundle, text tower, warm-up in background)."""
-    from service.routers import admin, classes, health, recognize
+    from service.routers import admin, classes, detect, health, recognize, streams
 
     settings = settings or load_settings()
     # FastAPIOffline: /docs (Swagger UI) and /redoc load their JS/CSS from the app, not from a CDN
@@ -192,9 +195,12 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     install_problem_handlers(app)
     app.include_router(classes.router)
     app.include_router(recognize.router)
+    app.include_router(detect.router)
+    app.include_router(streams.router)
     app.include_router(health.router)
     app.include_router(admin.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       per_path={"/detect": settings.detect_max_body_bytes})
     app.add_middleware(BundleVersionHeader)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: 413s are counted too
     return app

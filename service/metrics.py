@@ -40,6 +40,11 @@ class Metrics:
                                       registry=r)
         self.conditioning = Counter("scale_conditioning_lookups", "Class conditioning lookups by source",
                                     ["source"], registry=r)
+        self.stream_sessions = Gauge("scale_stream_sessions", "Open /streams WebSocket sessions", registry=r)
+        self.stream_frames = Counter("scale_stream_frames", "Frames received on /streams", registry=r)
+        self.stream_window_latency = Histogram(
+            "scale_stream_window_latency_seconds", "From the frame completing a window to its result being sent",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0), registry=r)
 
     def render(self) -> bytes:
         """Prometheus text exposition of every metric."""

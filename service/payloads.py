@@ -90,6 +90,7 @@ class RecognizeIn(BaseModel):
     confidence_threshold: float | None = Field(None, description="joints below it count as missing (0.3)")
     aggregation: Literal["logmeanexp", "min", "mean_conditioning"] | None = Field(
         None, description="how a class's text energies fold into one (default: SCALE_TEXT_AGGREGATION)")
+    open_set_threshold: float | None = Field(None, description="energy threshold overriding the bundle's")
 
 
 class ResultItem(BaseModel):
@@ -107,6 +108,7 @@ class RecognizeOut(BaseModel):
 
     results: list[ResultItem]
     uncertainty: float
+    open_set: dict[str, Any] | None = Field(None, description="{accepted, threshold, source} for the best class")
     bundle_version: str
     registry_version: int
     demo: bool | None = None
@@ -118,6 +120,7 @@ class BatchRecognizeOut(BaseModel):
 
     results: list[list[ResultItem]]
     uncertainty: list[float]
+    open_set: list[dict[str, Any]] | None = Field(None, description="per sequence: {accepted, threshold, source}")
     bundle_version: str
     registry_version: int
     demo: bool | None = None
@@ -134,9 +137,15 @@ class RecognizeRequest:
     classes: list[str] | None
     warning: str | None = None
     aggregation: str | None = None  # None: the service's SCALE_TEXT_AGGREGATION
+    threshold: float | None = None  # open-set override
 
 
-def check_skeleton(value: Any, limits: Limits, loc: list[str | int], *, opts: LayoutOptions = NTU25) -> np.ndarray:
+LONG_SEQUENCE_HINT = ("; for a long untrimmed sequence use POST /detect, which slides windows (window, stride) "
+                      "over up to SCALE_DETECT_MAX_FRAMES frames")
+
+
+def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hint: str = LONG_SEQUENCE_HINT,
+                   *, opts: LayoutOptions = NTU25) -> np.ndarray:
     """Validate one sequence of `opts.layout`, return it as float32 NTU (M,T,25,3); 422 naming the issue."""
     where = ".".join(str(p) for p in loc)
     try:
@@ -151,12 +160,16 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int], *, opts: La
     if arr.ndim == 3:
         arr = arr[None]
     persons, frames = arr.shape[:2]
+    if persons > MAX_PERSONS_IN and 1 <= frames <= MAX_PERSONS_IN:
+        raise invalid(f"{where} has shape {list(arr.shape)}: the axes look swapped ((T,M,V,C) with {persons} "
+                      f"frames of {frames} persons); send (M,T,V,C), e.g. np.transpose(a, (1, 0, 2, 3))",
+                      loc=loc, kind="bad-shape")
     if not 1 <= persons <= MAX_PERSONS_IN:
         raise invalid(f"{where} must have 1..{MAX_PERSONS_IN} persons, got {persons}", loc=loc, kind="bad-shape")
     if frames == 0:
         raise invalid(f"{where} has no frames", loc=loc, kind="empty-sequence")
     if frames > limits.max_frames:
-        raise invalid(f"{where} has {frames} frames, more than the limit of {limits.max_frames}",
+        raise invalid(f"{where} has {frames} frames, more than the limit of {limits.max_frames}{too_long_hint}",
                       loc=loc, kind="too-many-frames")
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -210,10 +223,10 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
         seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts=opts) for i, s in enumerate(req.skeletons)]
         return RecognizeRequest(seqs, True, top_k, req.classes, warning=sequences_warning(seqs),
-                                aggregation=req.aggregation)
+                                aggregation=req.aggregation, threshold=req.open_set_threshold)
     seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts=opts)]
     return RecognizeRequest(seqs, False, top_k, req.classes, warning=sequences_warning(seqs),
-                            aggregation=req.aggregation)
+                            aggregation=req.aggregation, threshold=req.open_set_threshold)
 
 
 def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits,

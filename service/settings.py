@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     ort_mem_pattern: bool = True  # onnxruntime enable_mem_pattern
     ort_arena_extend_strategy: Literal["next_power_of_two", "same_as_requested"] = "same_as_requested"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    # untrimmed sequences (/detect) and live streams (/streams); see docs/service.md
+    detect_max_frames: int = Field(36_000, ge=16, le=1_000_000)  # 20 min at 30 fps
+    detect_max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024, le=1024 ** 3)
+    detect_window: int = Field(128, ge=8, le=4096)
+    detect_stride: int = Field(32, ge=1, le=4096)
+    stream_max_sessions: int = Field(64, ge=1, le=100_000)
+    stream_max_message_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    stream_max_buffer_frames: int = Field(1024, ge=16, le=100_000)
+    stream_idle_timeout_s: float = Field(30.0, gt=0, le=3600)
 
     @field_validator("log_level", "device", "serving_policy", "ort_arena_extend_strategy", mode="before")
     @classmethod
@@ -110,6 +119,9 @@ class Settings(BaseSettings):
             if getattr(self, small) > self.max_classes:
                 raise ValueError(f"{env_name(small)}={getattr(self, small)} must not exceed "
                                  f"{env_name('max_classes')}={self.max_classes}")
+        if self.detect_stride > self.detect_window:
+            raise ValueError(f"{env_name('detect_stride')}={self.detect_stride} must not exceed "
+                             f"{env_name('detect_window')}={self.detect_window}")
         return self
 
 

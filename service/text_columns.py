@@ -20,6 +20,7 @@ class TextColumns:
     keys: tuple[str, ...]  # batcher keys: a text's sha256, or "mean:<class id>" for averaged conditionings
     rows: dict[str, ClassTensors]
     groups: np.ndarray  # (n_columns,) index into the candidate records
+    rule: str = "logmeanexp"  # how fold() combines a class's columns
 
 
 async def text_columns(records: Sequence[ClassRecord], conditioner: Conditioner, rule: str) -> TextColumns:
@@ -33,10 +34,10 @@ async def text_columns(records: Sequence[ClassRecord], conditioner: Conditioner,
             mean = mean_conditionings(stacked, np.zeros(len(record.all_texts), dtype=np.int64))
             # Ids are content hashes of the text set, so the key names the averaged tensors.
             rows["mean:" + record.id] = ClassTensors(*(mean[name][0] for name in ClassTensors._fields))
-        return TextColumns(tuple(rows), rows, np.arange(len(records)))
+        return TextColumns(tuple(rows), rows, np.arange(len(records)), rule)
     keys = tuple(text_hash_for(t) for r in records for t in r.all_texts)
     groups = np.repeat(np.arange(len(records)), [len(r.all_texts) for r in records])
-    return TextColumns(keys, {k: by_hash[k] for k in keys}, groups)
+    return TextColumns(keys, {k: by_hash[k] for k in keys}, groups, rule)
 
 
 def fold(energy: np.ndarray, uncertainty: np.ndarray, columns: TextColumns, rule: str

@@ -18,7 +18,7 @@ PAPER_TOP1: dict[str, float] = {
     "ntu60_55_5": 84.5, "ntu60_48_12": 50.0, "ntu60_40_20": 35.5, "ntu60_30_30": 27.7,
     "ntu120_110_10": 73.6, "ntu120_96_24": 54.9, "ntu120_80_40": 32.1, "ntu120_60_60": 23.5,
 }
-METRICS = ("zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h")
+METRICS = ("zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h", "open_auroc", "open_fpr95", "open_accuracy")
 
 
 def top1(energy: np.ndarray, classes: list[int], y: np.ndarray) -> np.ndarray:
@@ -59,7 +59,25 @@ def evaluate_scorer(
         s = float(ok[s_mask].mean() * 100) if s_mask.any() else float("nan")
         u = float(ok[u_mask].mean() * 100) if u_mask.any() else float("nan")
         result.update(gzsl_seen=s, gzsl_unseen=u, gzsl_h=harmonic_mean(s, u))
+        if s_mask.any():
+            result.update(open_set_metrics(scorer, texts, unseen, ztest, (gx[s_mask], gy[s_mask])))
     return result
+
+
+def open_set_metrics(scorer: ScaleScorer, texts: ClassTexts, registered: list[int], in_set: tuple[np.ndarray, np.ndarray],
+                     out_of_set: tuple[np.ndarray, np.ndarray], threshold: float | None = None) -> dict[str, float]:
+    """Open set with the unseen classes registered: their test samples in-set, other classes' samples not.
+
+    AUROC, FPR at 95 % TPR and open-set accuracy (threshold: given, else the one accepting 95 % of in-set), in %.
+    """
+    from model.openset import open_set_report
+    from training.scorer_train import class_energies
+
+    e_in = class_energies(scorer, in_set[0], texts, registered)
+    e_out = class_energies(scorer, out_of_set[0], texts, registered)
+    report = open_set_report(e_in.min(1), np.asarray(registered)[e_in.argmin(1)], in_set[1], e_out.min(1), threshold)
+    return {"open_auroc": report["auroc"] * 100, "open_fpr95": report["fpr_at_95tpr"] * 100,
+            "open_accuracy": report["open_set_accuracy"] * 100}
 
 
 def aggregate(runs: list[dict[str, float]]) -> dict[str, dict[str, Any]]:

@@ -174,6 +174,7 @@ def export_bundle(
     out_dir: str | Path, encoder: nn.Module, scorer: ScaleScorer, *, preprocess: PreprocessConfig,
     text: TextInfo, training: dict[str, Any] | None = None, score_temperature: float | None = None,
     fp16: bool = False, demo: bool = False, note: str = "", overwrite: bool = False, text_encoder: Any = None,
+    open_set: dict[str, Any] | None = None,
 ) -> Path:
     """Write encoder/class_side/sample_side ONNX graphs (+ fp16/ variant) and manifest.json atomically.
 
@@ -215,6 +216,8 @@ def export_bundle(
         }
         if text_graph is not None:
             manifest["text_graph"] = text_graph
+        if open_set is not None:  # optional: bundles without a calibration stay byte-identical
+            manifest["open_set"] = dict(open_set)
         manifest = json.loads(json.dumps(manifest))  # the hash sees exactly what the reader will parse
         manifest["bundle_version"] = compute_bundle_version(manifest, blobs)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -45,8 +45,7 @@ async def info(request: Request) -> dict[str, Any]:
     snap = state.last_snapshot
     out: dict[str, Any] = {
         "bundle_version": state.bundle.version,
-        "manifest": state.bundle.manifest.model_dump(
-            mode="json", exclude={"text_graph"} if state.bundle.manifest.text_graph is None else None),
+        "manifest": state.bundle.manifest.hashed_body(),  # as written: optional fields absent stay absent
         "providers": state.engine.providers,
         "device": state.engine.device,
         "warm": state.engine.warm,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Annotated, Literal
 
 import numpy as np
@@ -14,6 +16,7 @@ from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState, get_state, use_model
 from service.layout_input import layout_options
 from service.model_state import ModelState
+from service.open_set import open_set_field
 from service.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
@@ -98,13 +101,14 @@ async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
     if media in (NPY_MEDIA_TYPE, "application/octet-stream"):
         k = top_k if top_k is not None else state.limits.default_top_k
         opts = layout_options(*layout_query, ["query", "layout"])
-        return await run_in_threadpool(parse_npy_request, body, k, classes, state.limits, opts)
+        req = await run_in_threadpool(parse_npy_request, body, k, classes, state.limits, opts)
+        return dataclasses.replace(req, threshold=_query_threshold(request))
     if media != "application/json" and not media.endswith("+json"):
         raise Problem(415, "unsupported-media-type", f"Content-Type {media!r} is not supported; send "
                       f"application/json or {NPY_MEDIA_TYPE}")
     if top_k is not None or classes is not None or aggregation is not None or any(
-            v is not None for v in layout_query):
-        raise invalid("with a JSON body give top_k, classes, aggregation and layout options in the body, not "
+            v is not None for v in layout_query) or "open_set_threshold" in request.query_params:
+        raise invalid("with a JSON body give top_k, classes, aggregation, open_set_threshold and layout options in the body, not "
                       "the query",
                       loc=["query"])
     return await run_in_threadpool(parse_json_request, body, state.limits)
@@ -145,6 +149,22 @@ async def recognize(request: Request, model: Annotated[ModelState, Depends(use_m
     common = {"bundle_version": model.version, "registry_version": snap.version,
               "demo": True if model.demo else None,
               "warning": "; ".join(w for w in (model.warning, req.warning) if w) or None}
+    gates = [open_set_field(model, r[0].energy, req.threshold) for r, _ in ranked]
     if req.batched:
-        return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked], **common)
-    return RecognizeOut(results=ranked[0][0], uncertainty=ranked[0][1], **common)
+        return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked],
+                                 open_set=gates, **common)
+    return RecognizeOut(results=ranked[0][0], uncertainty=ranked[0][1], open_set=gates[0], **common)
+
+
+def _query_threshold(request: Request) -> float | None:
+    """?open_set_threshold= for .npy bodies (422 when it is not a number)."""
+    raw = request.query_params.get("open_set_threshold")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise invalid(f"open_set_threshold must be a finite number, got {raw!r}", loc=["query", "open_set_threshold"])
+    return value

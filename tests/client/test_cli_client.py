@@ -61,8 +61,11 @@ def test_collect_and_load_files(tmp_path: Path) -> None:
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match="pickle"):
         load_sequence(tmp_path / "obj.npy")
-    with pytest.raises(ValueError, match="unsupported file type"):
+    with pytest.raises(ValueError, match="notes.txt:1: expected 150 numbers"):  # .txt = PKU-MMD skeleton text
         load_sequence(tmp_path / "notes.txt")
+    (tmp_path / "notes.csv").write_text("x")
+    with pytest.raises(ValueError, match="unsupported file type"):
+        load_sequence(tmp_path / "notes.csv")
     with pytest.raises(FileNotFoundError, match="no such file"):
         collect_files(tmp_path / "missing.npy")
     (tmp_path / "empty").mkdir()

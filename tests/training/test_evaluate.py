@@ -87,3 +87,14 @@ def test_paper_figures_cover_exactly_the_eight_settings():
 
     assert set(PAPER_TOP1) == set(SETTINGS)
     assert all(get_split(s).num_unseen == int(s.rsplit("_", 1)[1]) for s in PAPER_TOP1)
+
+
+def test_open_set_metrics_by_hand(monkeypatch):
+    table = {0: [0.0, 5, 5, 5], 1: [5, 5, 0.5, 5], 2: [0.2, 5, 1.0, 5], 3: [5, 5, 5, 0.0]}
+    monkeypatch.setattr(scorer_train, "class_energies", fake_energies(table))
+    x, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 1, 2, 3])
+    got = evaluate_scorer(None, SPLIT, None, (x[2:], y[2:]), (x, y))
+    # unseen 2, 3 registered: in-set best energies 1.0 (right), 0.0 (right); seen samples 5.0 and 0.5 out of set
+    assert got["open_auroc"] == pytest.approx(75.0)  # 1<5, 0<5, 0<0.5 of 4 pairs
+    assert got["open_fpr95"] == pytest.approx(50.0)  # threshold 1.0 accepts the 0.5 one
+    assert got["open_accuracy"] == pytest.approx(75.0)  # 2 in-set right, 5.0 rejected, 0.5 wrongly accepted
