@@ -161,8 +161,9 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hi
         arr = arr[None]
     persons, frames = arr.shape[:2]
     if persons > MAX_PERSONS_IN and 1 <= frames <= MAX_PERSONS_IN:
-        raise invalid(f"{where} has shape {list(arr.shape)}: the axes look swapped ((T,M,V,C) with {persons} "
-                      f"frames of {frames} persons); send (M,T,V,C), e.g. np.transpose(a, (1, 0, 2, 3))",
+        v, c = arr.shape[2:]
+        raise invalid(f"{where} has shape {list(arr.shape)}: the axes look swapped ((T,M,{v},{c}) with {persons} "
+                      f"frames of {frames} persons); send (M,T,{v},{c}), e.g. np.transpose(a, (1, 0, 2, 3))",
                       loc=loc, kind="bad-shape")
     if not 1 <= persons <= MAX_PERSONS_IN:
         raise invalid(f"{where} must have 1..{MAX_PERSONS_IN} persons, got {persons}", loc=loc, kind="bad-shape")

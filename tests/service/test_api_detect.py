@@ -100,9 +100,25 @@ def test_detect_errors():
         r = client.post("/detect", json={"skeleton": seq[:, :100].tolist(), "window": 16, "stride": 32})
         assert r.status_code == 422 and "stride 32 exceeds its length 16" in r.json()["detail"]
         r = client.post("/detect", json={"skeleton": seq[:, :100].tolist(), "layout": "coco17"})
-        assert r.status_code == 422 and r.json()["type"].endswith("unsupported-layout")
+        assert r.status_code == 422 and "layout 'coco17' expects" in r.json()["detail"]
+        r = client.post("/detect", json={"skeleton": seq[:, :100].tolist(), "layout": "kinect-v1"})
+        assert r.status_code == 422 and r.json()["type"].endswith("bad-layout")
         r = client.post("/detect?window=16", json={"skeleton": seq[:, :100].tolist()})
         assert r.status_code == 422
+
+
+def test_detect_maps_a_pose_estimator_layout():
+    """COCO-17 keypoints (u, v, score) go through the same layout map as /recognize, then the windows."""
+    rng = np.random.default_rng(3)
+    coco = np.concatenate([rng.uniform(100, 400, (1, 90, 17, 2)), np.ones((1, 90, 17, 1))], axis=-1)
+    with running_app() as client:
+        register(client, ["walking", "sitting down"])
+        r = client.post("/detect", json={"skeleton": coco.tolist(), "layout": "coco17", "window": 32,
+                                         "stride": 16, "include_windows": True})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["frames"] == 90 and body["window"]["count"] == 5  # starts 0, 16, 32, 48 and the flush tail 58
+        assert all(np.isfinite(w["energy"]) for w in body["windows"])
 
 
 def test_recognize_messages_point_to_detect_and_swapped_axes():
