@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from model.config import NUM_CHANNELS, NUM_JOINTS
+from service.input_rules import check_json_depth, check_npy_magic, check_text_chars
 from service.problems import Problem, invalid
 
 NPY_MEDIA_TYPE = "application/x-npy"
@@ -71,7 +72,7 @@ class RecognizeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     skeleton: Any = Field(None, description="one sequence, (T,25,3) or (M,T,25,3) nested lists")
     skeletons: list[Any] | None = Field(None, description="several sequences, each (T,25,3) or (M,T,25,3)")
-    top_k: int | None = Field(None, ge=1, description="classes to return (default: SCALE_TOP_K, 5)")
+    top_k: int | None = Field(None, ge=1, strict=True, description="classes to return (default: SCALE_TOP_K, 5)")
     classes: list[str] | None = Field(None, description="candidate class ids or labels (default: all)")
 
 
@@ -127,6 +128,9 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarr
     if arr.dtype.kind not in "fiu":
         # strings, booleans, nulls and ragged lists all end up here: never coerce them to numbers
         raise invalid(f"{where} must be a rectangular nested list of numbers (got {_kind_name(arr)})", loc=loc)
+    if arr.size == 0:
+        raise invalid(f"{where} is empty (shape {list(arr.shape)}): a sequence needs at least one frame",
+                      loc=loc, kind="empty-sequence")
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim not in (3, 4):
         raise invalid(f"{where} must have rank 3 (T,25,3) or 4 (M,T,25,3), got rank {arr.ndim} "
@@ -180,6 +184,7 @@ def _check_options(top_k: int, classes: list[str] | None, limits: Limits) -> Non
 
 def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
     """Parse and validate a JSON recognize body."""
+    check_json_depth(body)
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -205,6 +210,7 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
 def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits) -> RecognizeRequest:
     """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,25,3) a batch."""
     _check_options(top_k, classes, limits)
+    check_npy_magic(body)
     try:
         arr = np.load(io.BytesIO(body), allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError, EOFError, OSError, ... for malformed files
@@ -225,6 +231,7 @@ def check_text(value: str | None, name: str, index: int, limits: Limits) -> None
     loc: list[str | int] = ["body", "classes", index, name]
     if value is None:
         return
+    check_text_chars(value, f"classes[{index}].{name}", loc)
     if not value.strip():
         raise invalid(f"classes[{index}].{name} must not be empty", loc=loc, kind="empty-text")
     if len(value) > limits.max_text_length:

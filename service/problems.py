@@ -44,7 +44,18 @@ class Problem(Exception):
             doc["instance"] = instance
         if self.errors:
             doc["errors"] = self.errors
-        return doc
+        return _encodable(doc)
+
+
+def _encodable(value: Any) -> Any:
+    """Escape lone surrogates echoed from the request (e.g. a field name) so the body encodes as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(v) for v in value]
+    return value
 
 
 def invalid(detail: str, *, loc: list[str | int] | None = None, kind: str = "invalid-request") -> Problem:
@@ -74,7 +85,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         errors = _validation_errors(exc)
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-        return problem_response(Problem(422, "validation-error", f"request validation failed: {where}",
+        # Malformed JSON gets the same problem type on every route (/recognize parses its own body).
+        kind = "bad-json" if any(e["type"] == "json_invalid" for e in errors) else "validation-error"
+        return problem_response(Problem(422, kind, f"request validation failed: {where}",
                                         errors=errors), request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
