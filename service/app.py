@@ -22,6 +22,7 @@ from service.metrics import Metrics, MetricsMiddleware
 from service.payloads import Limits
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
+from service.security import warn_if_open
 from service.settings import Settings, load_settings
 
 log = logging.getLogger("service")
@@ -70,6 +71,7 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
         log.warning("!" * 72 + "\n!!! DEMO BUNDLE %s: labels and rankings are NOT meaningful. %s\n" + "!" * 72,
                     manifest.bundle_version, manifest.note)
     text_encoder = load_text_for(bundle, settings, text_encoder)
+    warn_if_open(settings.host, settings.api_key is not None)
     engine = InferenceEngine(bundle, settings.max_batch_size)
     log.info("bundle %s loaded from %s; onnxruntime providers %s", bundle.version, bundle.root, engine.providers)
     registry = registry if registry is not None else make_registry(settings)
