@@ -75,6 +75,8 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
     engine = InferenceEngine(bundle, settings.max_batch_size)
     log.info("bundle %s loaded from %s; onnxruntime providers %s", bundle.version, bundle.root, engine.providers)
     registry = registry if registry is not None else make_registry(settings)
+    if hasattr(registry, "on_restore"):  # Redis: count lost-store recoveries in /metrics
+        registry.on_restore = metrics.record_restore
     limits = Limits(max_body_bytes=settings.max_body_bytes, max_frames=settings.max_frames,
                     max_sequences=settings.max_sequences, max_classes=settings.max_classes_per_request,
                     max_text_length=settings.max_text_chars, max_top_k=settings.max_classes,

@@ -41,6 +41,16 @@ class Metrics:
         self.conditioning = Counter("scale_conditioning_lookups", "Class conditioning lookups by source",
                                     ["source"], registry=r)
 
+        self.registry_restores = Counter("scale_registry_restores", "Times this replica found the Redis store "
+                                         "had lost data and restored its snapshot", registry=r)
+        self.registry_restored_classes = Counter("scale_registry_restored_classes", "Classes written back "
+                                                 "after the store lost data", registry=r)
+
+    def record_restore(self, restored: int) -> None:
+        """Count one lost-store recovery that wrote back `restored` classes."""
+        self.registry_restores.inc()
+        self.registry_restored_classes.inc(restored)
+
     def render(self) -> bytes:
         """Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
