@@ -19,6 +19,7 @@ from service.conditioning import Conditioner
 from service.deps import ServiceState
 from service.inference import InferenceEngine, choose_providers
 from service.metrics import Metrics, MetricsMiddleware
+from service.openapi import install_openapi
 from service.payloads import Limits
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     app.state.service = None
     app.state.metrics = Metrics()
     install_problem_handlers(app)
+    install_openapi(app)
     app.include_router(classes.router)
     app.include_router(recognize.router)
     app.include_router(health.router)

@@ -46,7 +46,7 @@ def check_text_chars(value: str, where: str, loc: list[str | int]) -> None:
         if unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS:
             raise invalid(f"{where} contains the control character U+{ord(char):04X} at position {i}",
                           loc=loc, kind="bad-text")
-    if not any(not char.isspace() and unicodedata.category(char) not in ("Cf", "Zs", "Zl", "Zp", "Mn")
+    if value.strip() and not any(not char.isspace() and unicodedata.category(char) not in ("Cf", "Zs", "Zl", "Zp", "Mn")
                for char in value):
         raise invalid(f"{where} has no visible character (only spaces or invisible format characters)",
                       loc=loc, kind="empty-text")

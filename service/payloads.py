@@ -129,7 +129,7 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int]) -> np.ndarr
         # strings, booleans, nulls and ragged lists all end up here: never coerce them to numbers
         raise invalid(f"{where} must be a rectangular nested list of numbers (got {_kind_name(arr)})", loc=loc)
     if arr.size == 0:
-        raise invalid(f"{where} is empty (shape {list(arr.shape)}): a sequence needs at least one frame",
+        raise invalid(f"{where} has no frames (empty, shape {list(arr.shape)})",
                       loc=loc, kind="empty-sequence")
     arr = arr.astype(np.float64, copy=False)
     if arr.ndim not in (3, 4):

@@ -9,12 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service.registry.base import RegistryUnavailable
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 PROBLEM_BASE = "https://scale.example/problems/"
 _TITLES = {
     400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
@@ -74,6 +76,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
             for err in exc.errors()]
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path (for the Allow header of a 405)."""
+    routes = request.app.router.routes
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route Problem, FastAPI validation errors, HTTP errors and crashes through problem+json."""
 
@@ -94,8 +103,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         kind = _TITLES.get(exc.status_code, "error").lower().replace(" ", "-")
-        return problem_response(Problem(exc.status_code, kind, detail, headers=dict(exc.headers or {})),
-                                request.url.path)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route of the path; list every one
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(Problem(exc.status_code, kind, detail, headers=headers), request.url.path)
 
     async def on_registry_down(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RegistryUnavailable)

@@ -77,7 +77,7 @@ def test_npy_without_magic_gets_a_clear_message(client, body: bytes) -> None:
 
 @pytest.mark.parametrize("value", ["[]", "[[]]", "[[[]]]"])
 def test_empty_skeleton_is_empty_sequence(client, value: str) -> None:
-    problem = assert_problem(client.post("/recognize", **raw('{"skeleton": ' + value + "}")), 422, "empty")
+    problem = assert_problem(client.post("/recognize", **raw('{"skeleton": ' + value + "}")), 422, "no frames")
     assert problem["type"].endswith("/empty-sequence")
 
 
