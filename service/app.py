@@ -18,6 +18,7 @@ from service.batcher import MicroBatcher
 from service.conditioning import Conditioner
 from service.deps import ServiceState
 from service.inference import InferenceEngine, choose_providers
+from service.isolation import isolate_failures
 from service.metrics import Metrics, MetricsMiddleware
 from service.openapi import install_openapi
 from service.payloads import Limits
@@ -82,7 +83,7 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
                     max_sequences=settings.max_sequences, max_classes=settings.max_classes_per_request,
                     max_text_length=settings.max_text_chars, max_top_k=settings.max_classes,
                     default_top_k=settings.top_k)
-    batcher = MicroBatcher(engine.score, max_batch_size=settings.max_batch_size,
+    batcher = MicroBatcher(isolate_failures(engine.score), max_batch_size=settings.max_batch_size,
                            max_wait_ms=settings.max_wait_ms, queue_size=settings.queue_size, metrics=metrics)
     return ServiceState(settings=settings, limits=limits, metrics=metrics, bundle=bundle, engine=engine,
                         text_encoder=text_encoder, registry=registry, batcher=batcher,

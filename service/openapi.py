@@ -39,6 +39,7 @@ _ERRORS = {
           "degenerate-skeleton, bad-npy, empty-text, bad-text, text-too-long, too-many-classes, no-classes, "
           "unknown-candidate, ambiguous-candidate, invalid-request", None),
     429: ("inference queue full", _RETRY),
+    500: ("inference failed for a sequence of this request (other requests of its batch are unaffected)", None),
     503: ("service starting, shutting down, or the registry store unreachable for writes", _RETRY),
 }
 # Every error status each operation can answer (405 for other methods is described by the Allow header).
@@ -47,7 +48,7 @@ ROUTE_ERRORS = {
     ("get", "/classes"): (503,),
     ("get", "/classes/{class_id}"): (404, 503),
     ("delete", "/classes/{class_id}"): (401, 404, 503),
-    ("post", "/recognize"): (400, 413, 415, 422, 429, 503),
+    ("post", "/recognize"): (400, 413, 415, 422, 429, 500, 503),
     ("get", "/info"): (503,),
 }
 TEXT_RULES = ("must hold a visible character (not only spaces or invisible format characters such as U+200B), "

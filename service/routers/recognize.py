@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
 from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState, get_state
+from service.isolation import raise_if_failed
 from service.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
@@ -121,6 +122,7 @@ async def recognize(request: Request,
         raise Problem(429, "queue-full", str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
     except BatcherClosed as exc:
         raise Problem(503, "shutting-down", str(exc), headers={"Retry-After": "1"}) from exc
+    raise_if_failed(energy, uncertainty)  # this request's sequence failed inside a merged run (isolation.py)
     temperature = state.bundle.manifest.score_temperature
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
     common = {"bundle_version": state.bundle.version, "registry_version": snap.version,
