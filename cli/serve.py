@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from model.bundle import BundleError, load_bundle
     from model.text import MissingWeightsError
     from service.app import StartupError, create_app, load_text_for, resolve_bundle_path
+    from service.http_protocol import problem_protocol
     from service.inference import choose_providers
     from service.policy import bundle_session_options
     from service.setting_source import setting_source
@@ -85,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, http=problem_protocol())
     log.info("scale serve stopped")
     return 0

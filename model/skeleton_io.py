@@ -69,6 +69,9 @@ def parse_sample_name(name: str | os.PathLike) -> NtuSampleName:
     return NtuSampleName(setup, camera, performer, replication, action)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 class _Lines:
     """Cursor over the file's lines that reports errors with the file name and 1-based line number."""
 
@@ -105,6 +108,15 @@ class _Lines:
             raise self.error(f"negative {expected}: {value}")
         return value
 
+    def check_room(self, count: int, lines_each: int, what: str) -> None:
+        """Refuse a count the whole file could never hold, before anything is allocated for it.
+
+        A merely short file still gets the "truncated file" error at the line where it ends.
+        """
+        if count * lines_each > len(self.lines):
+            raise self.error(f"{what} {count} needs at least {count * lines_each} lines; the whole file has "
+                             f"{len(self.lines)}")
+
     def numbers(self, n_fields: int, what: str) -> list[float]:
         """Read a line of exactly `n_fields` finite numbers."""
         fields = self.fields(f"a {what} line")
@@ -118,6 +130,8 @@ class _Lines:
                 raise self.error(f"non-numeric value {field!r} in {what} line") from None
             if not math.isfinite(value) or "_" in field:
                 raise self.error(f"non-numeric value {field!r} in {what} line")
+            if abs(value) > _FLOAT32_MAX:  # would turn into inf in the float32 joints array
+                raise self.error(f"value {field!r} in {what} line is beyond the float32 range")
             values.append(value)
         return values
 
@@ -131,10 +145,12 @@ def read_skeleton(path: str | os.PathLike, max_bodies: int = 4) -> SkeletonSeque
         text = fh.read().decode("latin-1")  # never fails; bad bytes surface as non-numeric fields with a line
     cur = _Lines(path, text)
     num_frames = cur.count("the frame count")
+    cur.check_room(num_frames, 1, "frame count")
     body_counts = np.zeros(num_frames, dtype=np.int64)
     frames: list[list[list[list[float]]]] = []
     for t in range(num_frames):
         n_bodies = cur.count(f"the body count of frame {t + 1}")
+        cur.check_room(n_bodies, 2 + NUM_JOINTS, "body count")
         body_counts[t] = n_bodies
         bodies = []
         for _ in range(n_bodies):

@@ -19,11 +19,13 @@ from service.deps import ServiceState
 from service.inference import choose_providers
 from service.metrics import Metrics, MetricsMiddleware
 from service.model_state import build_model
+from service.openapi import install_openapi
 from service.payloads import Limits
 from service.policy import bundle_session_options
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
 from service.reload import BundleVersionHeader, Reloader
+from service.security import warn_if_open
 from service.settings import Settings, load_settings
 
 log = logging.getLogger("service")
@@ -89,7 +91,10 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
         log.warning("!" * 72 + "\n!!! DEMO BUNDLE %s: labels and rankings are NOT meaningful. %s\n" + "!" * 72,
                     manifest.bundle_version, manifest.note)
     text_encoder = load_text_for(bundle, settings, text_encoder)
+    warn_if_open(settings.host, settings.api_key is not None)
     registry = registry if registry is not None else make_registry(settings)
+    if hasattr(registry, "on_restore"):  # Redis: count lost-store recoveries in /metrics
+        registry.on_restore = metrics.record_restore
     model = build_model(settings, metrics, bundle, text_encoder, registry)
     log.info("bundle %s loaded from %s; onnxruntime providers %s; serving policy %s", bundle.version,
              bundle.root, model.engine.providers, model.policy)
@@ -193,6 +198,7 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     app.state.service = None
     app.state.metrics = Metrics()
     install_problem_handlers(app)
+    install_openapi(app)
     app.include_router(classes.router)
     app.include_router(recognize.router)
     app.include_router(detect.router)

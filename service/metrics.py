@@ -46,6 +46,16 @@ class Metrics:
             "scale_stream_window_latency_seconds", "From the frame completing a window to its result being sent",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0), registry=r)
 
+        self.registry_restores = Counter("scale_registry_restores", "Times this replica found the Redis store "
+                                         "had lost data and restored its snapshot", registry=r)
+        self.registry_restored_classes = Counter("scale_registry_restored_classes", "Classes written back "
+                                                 "after the store lost data", registry=r)
+
+    def record_restore(self, restored: int) -> None:
+        """Count one lost-store recovery that wrote back `restored` classes."""
+        self.registry_restores.inc()
+        self.registry_restored_classes.inc(restored)
+
     def render(self) -> bytes:
         """Prometheus text exposition of every metric."""
         return generate_latest(self.registry)

@@ -14,6 +14,7 @@ from model.config import PreprocessConfig
 from service.batcher import MicroBatcher
 from service.conditioning import Conditioner
 from service.inference import InferenceEngine
+from service.isolation import isolate_failures
 from service.metrics import Metrics
 from service.policy import ServingPolicy, device_of, resolve_policy
 from service.registry import Registry
@@ -84,7 +85,7 @@ def build_model(settings: Settings, metrics: Metrics, bundle: Bundle, text_encod
     """Engine, batcher (not started) and conditioner for a loaded bundle and its matching text tower."""
     policy = resolve_policy(settings, device_of(bundle.providers()))
     engine = InferenceEngine(bundle, policy.max_batch_size, single_person=settings.single_person)
-    batcher = MicroBatcher(engine.score, max_batch_size=policy.max_batch_size, max_wait_ms=policy.max_wait_ms,
+    batcher = MicroBatcher(isolate_failures(engine.score), max_batch_size=policy.max_batch_size, max_wait_ms=policy.max_wait_ms,
                            queue_size=settings.queue_size, metrics=metrics, workers=policy.workers)
     conditioner = Conditioner(text_encoder, engine, registry, bundle.version, metrics)
     return ModelState(bundle=bundle, engine=engine, text_encoder=text_encoder, conditioner=conditioner,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from service.input_rules import check_json_depth, check_npy_magic, check_text_chars
 from service.layout_input import (
     NTU25,
     LayoutOptions,
@@ -82,7 +83,7 @@ class RecognizeIn(BaseModel):
     skeleton: Any = Field(None, description="one sequence, (T,V,C) or (M,T,V,C) of the layout "
                     "(ntu25: (T,25,3) or (M,T,25,3))")
     skeletons: list[Any] | None = Field(None, description="several sequences, each (T,V,C) or (M,T,V,C)")
-    top_k: int | None = Field(None, ge=1, description="classes to return (default: SCALE_TOP_K, 5)")
+    top_k: int | None = Field(None, ge=1, strict=True, description="classes to return (default: SCALE_TOP_K, 5)")
     classes: list[str] | None = Field(None, description="candidate class ids or labels (default: all)")
     layout: str | None = Field(None, description="joint layout of the skeletons: ntu25 (default), coco17, "
                                "coco17-3d, mediapipe33, openpose25, openpose25-3d (see GET /info)")
@@ -155,6 +156,9 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hi
     if arr.dtype.kind not in "fiu":
         # strings, booleans, nulls and ragged lists all end up here: never coerce them to numbers
         raise invalid(f"{where} must be a rectangular nested list of numbers (got {_kind_name(arr)})", loc=loc)
+    if arr.size == 0:
+        raise invalid(f"{where} has no frames (empty, shape {list(arr.shape)})",
+                      loc=loc, kind="empty-sequence")
     arr = arr.astype(np.float64, copy=False)
     check_layout_shape(arr, opts, where, loc)
     if arr.ndim == 3:
@@ -205,6 +209,7 @@ def _check_options(top_k: int, classes: list[str] | None, limits: Limits) -> Non
 
 def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
     """Parse and validate a JSON recognize body."""
+    check_json_depth(body)
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -234,6 +239,7 @@ def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits
                       opts: LayoutOptions = NTU25) -> RecognizeRequest:
     """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,V,C) a batch."""
     _check_options(top_k, classes, limits)
+    check_npy_magic(body)
     try:
         arr = np.load(io.BytesIO(body), allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError, EOFError, OSError, ... for malformed files
@@ -255,6 +261,7 @@ def check_text(value: str | None, name: str, index: int, limits: Limits) -> None
     loc: list[str | int] = ["body", "classes", index, name]
     if value is None:
         return
+    check_text_chars(value, f"classes[{index}].{name}", loc)
     if not value.strip():
         raise invalid(f"classes[{index}].{name} must not be empty", loc=loc, kind="empty-text")
     if len(value) > limits.max_text_length:

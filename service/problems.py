@@ -9,12 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from service.registry.base import RegistryUnavailable
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 PROBLEM_BASE = "https://scale.example/problems/"
 _TITLES = {
     400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
@@ -44,7 +46,18 @@ class Problem(Exception):
             doc["instance"] = instance
         if self.errors:
             doc["errors"] = self.errors
-        return doc
+        return _encodable(doc)
+
+
+def _encodable(value: Any) -> Any:
+    """Escape lone surrogates echoed from the request (e.g. a field name) so the body encodes as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(v) for v in value]
+    return value
 
 
 def invalid(detail: str, *, loc: list[str | int] | None = None, kind: str = "invalid-request") -> Problem:
@@ -63,6 +76,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
             for err in exc.errors()]
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path (for the Allow header of a 405)."""
+    routes = request.app.router.routes
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route Problem, FastAPI validation errors, HTTP errors and crashes through problem+json."""
 
@@ -74,15 +94,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         errors = _validation_errors(exc)
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-        return problem_response(Problem(422, "validation-error", f"request validation failed: {where}",
+        # Malformed JSON gets the same problem type on every route (/recognize parses its own body).
+        kind = "bad-json" if any(e["type"] == "json_invalid" for e in errors) else "validation-error"
+        return problem_response(Problem(422, kind, f"request validation failed: {where}",
                                         errors=errors), request.url.path)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         kind = _TITLES.get(exc.status_code, "error").lower().replace(" ", "-")
-        return problem_response(Problem(exc.status_code, kind, detail, headers=dict(exc.headers or {})),
-                                request.url.path)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route of the path; list every one
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(Problem(exc.status_code, kind, detail, headers=headers), request.url.path)
 
     async def on_registry_down(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RegistryUnavailable)

@@ -10,6 +10,7 @@ import numpy as np
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
 from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState
+from service.isolation import raise_if_failed
 from service.problems import Problem, invalid
 from service.registry import ClassRecord
 from service.text_columns import TextColumns, fold
@@ -29,6 +30,7 @@ async def submit(state: ServiceState, x: np.ndarray, records: list[ClassRecord],
     """batcher.submit over the candidates' text columns, folded per class; 429 when full, 503 at shutdown."""
     try:
         energy, uncertainty = await state.batcher.submit(x, columns.keys, columns.rows)
+        raise_if_failed(energy, uncertainty)  # a sequence that failed inside a merged run (isolation.py)
         return fold(energy, uncertainty, columns, columns.rule)
     except QueueFull as exc:
         raise Problem(429, "queue-full", str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc

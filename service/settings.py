@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.security import open_writes_error
+
 ENV_PREFIX = "SCALE_"
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(5, ge=1, le=3600)
     # security and request limits
     api_key: SecretStr | None = None  # None -> write routes are open
+    allow_open_writes: bool = False  # open writes on a non-loopback host need this explicit switch
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=1024 ** 3)
     max_frames: int = Field(600, ge=4, le=100_000)
     max_sequences: int = Field(64, ge=1, le=10_000)  # per request
@@ -122,6 +125,9 @@ class Settings(BaseSettings):
         if self.detect_stride > self.detect_window:
             raise ValueError(f"{env_name('detect_stride')}={self.detect_stride} must not exceed "
                              f"{env_name('detect_window')}={self.detect_window}")
+        exposed = open_writes_error(self.host, self.api_key is not None, self.allow_open_writes)
+        if exposed:
+            raise ValueError(exposed)
         return self
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from service.registry.base import (
     sorted_classes,
 )
 from service.registry.conditioning import ConditioningDecodeError, decode_tensors, encode_tensors
+from service.registry.recovery import bounded, restore_classes, store_lost_data
 from service.registry.snapshot_file import read_snapshot, write_snapshot
 
 if TYPE_CHECKING:
@@ -62,6 +64,13 @@ class RedisRegistry:
         self._last: RegistrySnapshot | None = None
         self._last_key: tuple[int, str | None] | None = None
         self._down_until = 0.0
+        # A write gives up after one timeout in all, whatever redis-py's retry and cleanup would add.
+        self._write_budget = timeout_s
+        # The conditioning cache is an optimisation: it gets half a timeout, so a mute store costs a write
+        # request at most this plus the write budget (a miss just recomputes the tensors).
+        self._cache_budget = timeout_s / 2
+        self.on_restore: Callable[[int], None] | None = None  # the app counts restores in /metrics
+        self._file_baseline_checked = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisRegistry:
@@ -82,6 +91,12 @@ class RedisRegistry:
         batch = dedupe(records)
         if not batch:
             return []
+        try:
+            return await bounded(lambda: self._add(batch), self._write_budget)
+        except TimeoutError as exc:
+            raise self._unavailable("add", exc) from exc
+
+    async def _add(self, batch: list[ClassRecord]) -> list[ClassRecord]:
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 for _ in range(WATCH_ATTEMPTS):
@@ -115,6 +130,12 @@ class RedisRegistry:
         if not is_class_id(class_id):
             return False
         try:
+            return await bounded(lambda: self._remove(class_id), self._write_budget)
+        except TimeoutError as exc:
+            raise self._unavailable("remove", exc) from exc
+
+    async def _remove(self, class_id: str) -> bool:
+        try:
             async with self._client.pipeline(transaction=True) as pipe:
                 for _ in range(WATCH_ATTEMPTS):
                     try:
@@ -145,11 +166,12 @@ class RedisRegistry:
             key = _key(await self._client.mget(self._k_version, self._k_epoch))
             if self._last is not None and key == self._last_key:
                 return self._last
+            await self._restore_if_lost(key)
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hgetall(self._k_classes)
                 pipe.mget(self._k_version, self._k_epoch)
                 raw, counters = await pipe.execute()
-        except UNAVAILABLE as exc:
+        except (*UNAVAILABLE, WatchError) as exc:
             return self._stale(exc)
         records = []
         for cid, value in raw.items():
@@ -163,6 +185,24 @@ class RedisRegistry:
         if self._snapshot_path is not None:
             write_snapshot(self._snapshot_path, self._last, self._last_key[1])
         return self._last
+
+    async def _restore_if_lost(self, key: tuple[int, str | None]) -> None:
+        baseline, base_key = self._last, self._last_key
+        if baseline is None and not self._file_baseline_checked and self._snapshot_path is not None:
+            self._file_baseline_checked = True  # a replica restarted after the store lost its data
+            loaded = read_snapshot(self._snapshot_path)
+            if loaded is not None:
+                baseline, base_key = loaded[0], (loaded[0].version, loaded[1])
+        if baseline is None or base_key is None or not baseline.classes or not store_lost_data(base_key, key):
+            return
+        restored = await bounded(lambda: restore_classes(
+            self._client, (self._k_classes, self._k_version, self._k_epoch), baseline, self._epoch_token),
+            self._write_budget)
+        log.error("REGISTRY STORE LOST ITS DATA: store at version %d epoch %s, this replica acknowledged %d "
+                  "classes at version %d epoch %s; restored %d missing classes from the snapshot",
+                  key[0], key[1], len(baseline.classes), base_key[0], base_key[1], restored)
+        if self.on_restore is not None:
+            self.on_restore(restored)
 
     def _stale(self, exc: BaseException) -> RegistrySnapshot:
         err = self._unavailable("snapshot", exc)
@@ -186,7 +226,7 @@ class RedisRegistry:
         if time.monotonic() < self._down_until:
             return None
         try:
-            blob = await self._client.get(key)
+            blob = await bounded(lambda: self._client.get(key), self._cache_budget)
         except (*UNAVAILABLE, RedisError) as exc:
             self._unavailable("get_conditioning", exc)
             return None
@@ -203,8 +243,10 @@ class RedisRegistry:
         """Best-effort cache write (ValueError only for invalid tensors/keys; store failures are logged)."""
         key = self._cond_key(bundle_version, text_hash)
         blob = encode_tensors(tensors)
+        if time.monotonic() < self._down_until:
+            return  # the store just failed: do not make the request wait for it again
         try:
-            await self._client.set(key, blob, ex=self._cond_ttl)
+            await bounded(lambda: self._client.set(key, blob, ex=self._cond_ttl), self._cache_budget)
         except (*UNAVAILABLE, RedisError) as exc:
             log.warning("could not cache conditioning %s: %s", key, exc)
 

@@ -14,6 +14,7 @@ from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_in
 from model.text_aggregate import RULES
 from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState, get_state, use_model
+from service.isolation import raise_if_failed
 from service.layout_input import layout_options
 from service.model_state import ModelState
 from service.open_set import open_set_field
@@ -143,6 +144,7 @@ async def recognize(request: Request, model: Annotated[ModelState, Depends(use_m
         raise Problem(429, "queue-full", str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
     except BatcherClosed as exc:
         raise Problem(503, "shutting-down", str(exc), headers={"Retry-After": "1"}) from exc
+    raise_if_failed(energy, uncertainty)  # this request's sequence failed inside a merged run (isolation.py)
     energy, uncertainty = fold(energy, uncertainty, columns, rule)
     temperature = model.bundle.manifest.score_temperature
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]

@@ -1,0 +1,38 @@
+"""Open-writes policy: warn whenever write routes need no key, refuse to expose them beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+log = logging.getLogger("service")
+ALLOW_OPEN_WRITES_ENV = "SCALE_ALLOW_OPEN_WRITES"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 'localhost' and loopback IP literals (127.0.0.0/8, ::1); any other name counts as exposed."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_writes_error(host: str, has_key: bool, allow_open_writes: bool) -> str | None:
+    """Why this combination must not start (None when it may): open writes on a non-loopback address."""
+    if has_key or allow_open_writes or is_loopback(host):
+        return None
+    return (f"SCALE_HOST={host} is not a loopback address and SCALE_API_KEY is unset, so anyone who can reach "
+            "the port could register and delete classes. Set SCALE_API_KEY (from an env file or a secret), "
+            f"bind 127.0.0.1, or set {ALLOW_OPEN_WRITES_ENV}=true to accept open writes explicitly")
+
+
+def warn_if_open(host: str, has_key: bool) -> bool:
+    """Log a warning when write routes are open (no API key); True when it warned."""
+    if has_key:
+        return False
+    log.warning("WRITES ARE OPEN: SCALE_API_KEY is unset, so POST /classes and DELETE /classes/{id} need no "
+                "key (bound to %s). Set SCALE_API_KEY before exposing the service.", host)
+    return True
