@@ -106,7 +106,10 @@ def test_scale_service_wiring(compose: dict[str, Any], name: str) -> None:
     assert OPEN_WRITES not in env  # the real services need SCALE_API_KEY from .env
     unknown = set(env) - settings_env_names()
     assert not unknown, f"{name}: environment names no Settings field reads: {sorted(unknown)}"
-    Settings(**{k.removeprefix("SCALE_").lower(): v for k, v in env.items() if k.startswith("SCALE_")})
+    settings = {k.removeprefix("SCALE_").lower(): v for k, v in env.items() if k.startswith("SCALE_")}
+    with pytest.raises(ValueError, match="SCALE_ALLOW_OPEN_WRITES"):  # 0.0.0.0 without the .env key: refused
+        Settings(**settings)
+    Settings(**settings, api_key="a-key-from-dot-env")
     (port,) = service["ports"]
     host, container = port.rsplit(":", 1)
     assert int(container) == int(env["SCALE_PORT"]) == Settings.model_fields["port"].default

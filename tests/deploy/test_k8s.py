@@ -70,7 +70,10 @@ def test_deployment_probes_ports_and_settings_match_the_app(objects: dict) -> No
     assert config["SCALE_HOST"] == "0.0.0.0"
     unknown = set(config) - settings_env_names()
     assert not unknown, f"ConfigMap names no Settings field reads: {sorted(unknown)}"
-    Settings(**{k.removeprefix("SCALE_").lower(): v for k, v in config.items() if k.startswith("SCALE_")})
+    settings = {k.removeprefix("SCALE_").lower(): v for k, v in config.items() if k.startswith("SCALE_")}
+    with pytest.raises(ValueError, match="SCALE_ALLOW_OPEN_WRITES"):  # 0.0.0.0 needs the Secret's key
+        Settings(**settings)
+    Settings(**settings, api_key="a-key-from-the-secret")
     sources = {next(iter(s)): next(iter(s.values()))["name"] for s in scale["envFrom"]}
     assert sources == {"configMapRef": "scale-settings", "secretRef": "scale-api-key"}
     secret = documents("secret.example.yaml")[0]
