@@ -64,6 +64,15 @@ def _client(args: argparse.Namespace) -> Any:
     return ScaleClient(args.url, args.api_key, timeout=args.timeout, max_retries=max(args.retries, 0))
 
 
+def emit(text: str, out: Path | None, what: str) -> None:
+    """Print `text`, or write it to `out` and say so on stderr (stdout stays clean for pipes)."""
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {what} to {out}", file=sys.stderr)
+    else:
+        print(text)
+
+
 def _run(action: Any) -> int:
     from client import ScaleAPIError, ScaleError
     from client.classfile import ClassFileError
@@ -222,12 +231,7 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
         warning = demo_warning(results)
         if warning:  # on stderr, so piped JSON/CSV stays parseable and the warning still reaches the user
             print(f"WARNING: {warning}", file=sys.stderr)
-        text = format_results(results, fmt)
-        if args.out:
-            args.out.write_text(text + "\n", encoding="utf-8")
-            print(f"wrote {len(results)} result(s) to {args.out}", file=sys.stderr)
-        else:
-            print(text)
+        emit(format_results(results, fmt), args.out, f"{len(results)} result(s)")
         return 0
 
     return _run(action)

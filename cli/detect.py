@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from cli.client import _connection_options, _run, _table, load_sequence
+from cli.client import _connection_options, _run, _table, emit, load_sequence
 
 
 def _detect_options(parser: argparse.ArgumentParser) -> None:
@@ -91,11 +90,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             rows += [[b["start_frame"], b["end_frame"], "(none of the registered classes)", f"{b['energy']:.4f}",
                       ""] for b in answer["background"]]
             text = _table(sorted(rows, key=lambda r: r[0]), ["START", "END", "LABEL", "ENERGY", "SCORE"])
-        if args.out:
-            args.out.write_text(text + "\n", encoding="utf-8")
-            print(f"wrote {len(answer['segments'])} segment(s) to {args.out}", file=sys.stderr)
-        else:
-            print(text)
+        emit(text, args.out, f"{len(answer['segments'])} segment(s)")
         return 0
 
     return _run(action)

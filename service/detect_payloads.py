@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,7 @@ from model.pkummd import PkuMmdFormatError, parse_skeleton_text
 from model.segments import DetectOptions
 from model.windows import WindowSpec
 from service.layout_input import layout_options
-from service.payloads import NPY_MEDIA_TYPE, Limits, check_skeleton
+from service.payloads import NPY_MEDIA_TYPE, Limits, check_skeleton, load_npy_body
 from service.problems import Problem, invalid
 from service.settings import Settings
 
@@ -102,14 +101,7 @@ def parse_sequence(body: bytes, media: str, limits: Limits, layout: str | None) 
         except (PkuMmdFormatError, UnicodeDecodeError) as exc:
             raise invalid(f"body is not a PKU-MMD skeleton text: {exc}", loc=["body"], kind="bad-pkummd") from exc
     else:
-        try:
-            arr = np.load(io.BytesIO(body), allow_pickle=False)
-        except Exception as exc:  # numpy raises ValueError, EOFError, OSError, ... for malformed files
-            raise invalid(f"body is not a readable .npy array without pickles: {exc}", loc=["body"],
-                          kind="bad-npy") from exc
-        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-            raise invalid(f".npy array must hold real numbers, got dtype {getattr(arr, 'dtype', '?')}",
-                          loc=["body"], kind="bad-npy")
+        arr = load_npy_body(body)
     return check_sequence(arr, layout, limits, ["body"])
 
 

@@ -235,10 +235,8 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
                             aggregation=req.aggregation, threshold=req.open_set_threshold)
 
 
-def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits,
-                      opts: LayoutOptions = NTU25) -> RecognizeRequest:
-    """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,V,C) a batch."""
-    _check_options(top_k, classes, limits)
+def load_npy_body(body: bytes) -> np.ndarray:
+    """A .npy body as an array of real numbers, never unpickled; 422 `bad-npy` otherwise."""
     check_npy_magic(body)
     try:
         arr = np.load(io.BytesIO(body), allow_pickle=False)
@@ -248,6 +246,14 @@ def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
         raise invalid(f".npy array must hold real numbers, got dtype {getattr(arr, 'dtype', '?')}",
                       loc=["body"], kind="bad-npy")
+    return arr
+
+
+def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits: Limits,
+                      opts: LayoutOptions = NTU25) -> RecognizeRequest:
+    """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,V,C) a batch."""
+    _check_options(top_k, classes, limits)
+    arr = load_npy_body(body)
     if arr.ndim == 5:
         _check_count(list(arr), limits, ["body"])
         seqs = [check_skeleton(s, limits, ["body", i], opts=opts) for i, s in enumerate(arr)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import io
 import json
 from typing import Any
 
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 from service.deps import ServiceState
 from service.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
 from service.open_set import bundle_threshold
+from service.payloads import load_npy_body
 from service.problems import Problem, invalid
 from service.routers.recognize import resolve_candidates
 from service.stream_session import StreamSession
@@ -69,10 +69,7 @@ async def _receive(ws: WebSocket, state: ServiceState) -> dict[str, Any] | np.nd
         raise StreamClosed(CLOSE_TOO_BIG, 413, "message-too-large", f"message of {len(data)} bytes; the limit "
                            f"is {settings.stream_max_message_bytes} (SCALE_STREAM_MAX_MESSAGE_BYTES)")
     if message.get("bytes") is not None:
-        try:
-            return np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as exc:
-            raise invalid(f"binary message is not a .npy array without pickles: {exc}", kind="bad-npy") from exc
+        return load_npy_body(data)
     try:
         value = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
