@@ -363,3 +363,9 @@ class AsyncScaleClient(_Base):
         extra = _layout_fields(layout, units, confidence_threshold)
         return parse_recognitions(await self._send(_recognize_call(skeletons, True, top_k, classes, encoding, extra)))
 
+
+    async def detect(self, skeleton: Any, **options: Any) -> dict[str, Any]:
+        """POST /detect for one long (M,T,V,C) sequence (.npy body); options as in docs/service.md."""
+        from client.detect import detect_call
+
+        return await self._send(detect_call(skeleton, options))

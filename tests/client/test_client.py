@@ -317,3 +317,26 @@ def test_api_key_and_body_limit(redis_server, bundle: Path, tmp_path: Path, shar
             with pytest.raises(PayloadTooLargeError, match="65536"):
                 client.recognize(clip)
             assert client.recognize(clip, encoding="npy").top.class_id == cls.id
+
+
+@pytest.mark.unit
+def test_async_detect_sends_the_sequence_as_npy_with_options_in_the_query() -> None:
+    import asyncio
+    import io
+
+    seen: list[httpx.Request] = []
+    seq = np.arange(2 * 10 * 17 * 3, dtype=np.float32).reshape(2, 10, 17, 3)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"segments": [], "background": []})
+
+    async def go() -> dict:
+        async with AsyncScaleClient("http://t", transport=httpx.MockTransport(handler)) as client:
+            return await client.detect(seq, window=64, layout="coco17", include_windows=True)
+
+    assert asyncio.run(go()) == {"segments": [], "background": []}
+    (request,) = seen
+    assert request.url.path == "/detect" and request.headers["content-type"] == "application/x-npy"
+    assert dict(request.url.params) == {"window": "64", "layout": "coco17", "include_windows": "true"}
+    np.testing.assert_array_equal(np.load(io.BytesIO(request.content), allow_pickle=False), seq)
