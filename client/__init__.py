@@ -1,6 +1,7 @@
 """Python client of the SCALE service: `ScaleClient` (sync) and `AsyncScaleClient` (asyncio), on httpx."""
 
-from client.api import AsyncScaleClient, ScaleClient, npy_bytes
+from client.api import ScaleClient, npy_bytes
+from client.async_api import AsyncScaleClient
 from client.errors import (
     AuthenticationError,
     BadRequestError,
