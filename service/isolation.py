@@ -28,8 +28,10 @@ def isolate_failures(score: ScoreFn) -> ScoreFn:
         try:
             return score(skeletons, class_key, classes)
         except Exception:
-            if len(skeletons) <= 1:
-                raise
+            if len(skeletons) <= 1:  # nothing to separate: mark the row, its owner gets `inference-failed`
+                log.exception("inference run of one sequence failed")
+                nan = np.full((1, len(classes.enc_c)), np.nan, np.float32)
+                return nan, nan.copy()
             log.exception("inference run of %d sequences failed; retrying them one by one", len(skeletons))
         energies, uncertainties = [], []
         num_classes = len(classes.enc_c)
