@@ -27,17 +27,20 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _RETRY = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 _ERRORS = {
-    400: ("malformed request: the body is not valid UTF-8 JSON (on /classes), or uvicorn could not parse the "
+    400: ("malformed request: the body is not valid UTF-8 JSON (on /classes and /admin/reload), or uvicorn could not parse the "
           "HTTP request (e.g. a bad Content-Length)", None),
     401: ("API key missing or wrong (only when SCALE_API_KEY is set)",
           {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}),
+    403: ("admin routes are disabled: no SCALE_API_KEY is configured", None),
     404: ("no class with this id is registered", None),
+    409: ("another bundle reload is in progress; the current bundle keeps serving", _RETRY),
     413: ("request body larger than SCALE_MAX_BODY_BYTES", None),
     415: ("Content-Type is neither JSON nor application/x-npy", None),
     422: ("invalid request; `type` names the rule: bad-json, too-deep, validation-error, bad-shape, "
           "empty-sequence, empty-batch, too-many-frames, too-many-sequences, non-finite, out-of-range, "
           "degenerate-skeleton, bad-npy, empty-text, bad-text, text-too-long, too-many-classes, no-classes, "
-          "unknown-candidate, ambiguous-candidate, invalid-request", None),
+          "unknown-candidate, ambiguous-candidate, invalid-request, bad-layout, bad-skeleton, bad-pkummd, "
+          "too-many-texts, bundle-rejected, bundle-version-mismatch, text-weights-mismatch, reload-failed", None),
     429: ("inference queue full", _RETRY),
     500: ("inference failed for a sequence of this request (other requests of its batch are unaffected)", None),
     503: ("service starting, shutting down, or the registry store unreachable for writes", _RETRY),
@@ -49,6 +52,8 @@ ROUTE_ERRORS = {
     ("get", "/classes/{class_id}"): (404, 503),
     ("delete", "/classes/{class_id}"): (401, 404, 503),
     ("post", "/recognize"): (400, 413, 415, 422, 429, 500, 503),
+    ("post", "/detect"): (413, 415, 422, 429, 500, 503),
+    ("post", "/admin/reload"): (400, 401, 403, 409, 413, 422, 503),
     ("get", "/info"): (503,),
 }
 TEXT_RULES = ("must hold a visible character (not only spaces or invisible format characters such as U+200B), "
@@ -148,7 +153,7 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     if settings.api_key is not None:
         doc["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                                                 "Bearer": {"type": "http", "scheme": "bearer"}}
-        for method, path in (("post", "/classes"), ("delete", "/classes/{class_id}")):
+        for method, path in (("post", "/classes"), ("delete", "/classes/{class_id}"), ("post", "/admin/reload")):
             paths[path][method]["security"] = [{"ApiKey": []}, {"Bearer": []}]
     app.openapi_schema = doc
     return doc
