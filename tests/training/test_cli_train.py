@@ -55,7 +55,8 @@ def test_feature_folder_route_trains_scorer_and_evaluates(features, tmp_path, tm
     assert scale("evaluate", *args) == 0
     res = json.loads((out / "results.json").read_text())["ntu60_55_5"]
     assert 0.0 <= res["summary"]["zsl_top1"]["mean"] <= 100.0
-    assert set(res["summary"]) == {"zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h"}
+    assert set(res["summary"]) == {"zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h",
+                                   "open_auroc", "open_fpr95", "open_accuracy"}
     assert res["runs"][0]["selected_epoch"] in (1, 2, 3)
     assert scale("ablate", *args) == 0
     rows = json.loads((out / "ablation" / "ablation.json").read_text())["variants"]

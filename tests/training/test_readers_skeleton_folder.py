@@ -72,7 +72,8 @@ def test_data_layout_matches_direct_preprocessing(cache, raw_dir: Path) -> None:
 def test_malformed_file_reported_and_missing_sample_skipped(cache) -> None:
     failed = dict(cache.failed)
     assert list(failed) == [f"{MALFORMED}.skeleton"]
-    assert "joint" in failed[f"{MALFORMED}.skeleton"]
+    # the file promises 2 frames of 1 body (27 lines each) but holds 5 lines: refused before any allocation
+    assert f"{MALFORMED}.skeleton:2: body count 1 needs at least 27 lines" in failed[f"{MALFORMED}.skeleton"]
     assert cache.skipped_missing == (MISSING,)
     meta = json.loads((cache.root / "meta.json").read_text())
     assert meta["failed"][0]["name"] == f"{MALFORMED}.skeleton" and meta["skipped_missing"] == [MISSING]
