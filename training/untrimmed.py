@@ -1,8 +1,10 @@
 """A generated untrimmed problem: generated actions separated by idle motion, with known segments.
 
 The recognizer is a frozen random-init Shift-GCN plus a SCALE scorer trained for seconds on its features of
-generated clips; windows are scored through model.windows.score_windows (the function /detect uses) and
-segmented by model.segments, then judged with the PKU-MMD mAP against a chance baseline.
+generated trimmed clips and of action windows of generated training videos; its open-set threshold is
+calibrated on action windows of held-out training videos (docs/benchmarks.md §7 says why). Test windows are
+scored through model.windows.score_windows (the function /detect uses) and segmented by model.segments,
+then judged with the PKU-MMD mAP against a chance baseline.
 """
 
 from __future__ import annotations
