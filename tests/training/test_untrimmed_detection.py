@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model.pkummd import Instance
+from model.windows import WindowSpec
 from training.synthetic import _BASE_POSE
-from training.untrimmed import idle_motion, run_untrimmed_benchmark, untrimmed_sequence
+from training.untrimmed import action_windows, idle_motion, run_untrimmed_benchmark, untrimmed_sequence
 
 
 @pytest.mark.unit
@@ -31,7 +33,20 @@ def test_detection_far_above_chance_and_open_set_auroc():
     import torch
 
     torch.set_num_threads(1)
-    got = run_untrimmed_benchmark(num_classes=4, held_out=2, videos=2, per_video=4, per_class=16, steps=200)
+    # the documented default problem on seed 0 (24 instances; smaller ones have too few instances for a
+    # stable mAP@0.5): about a minute on an idle 2-core machine
+    got = run_untrimmed_benchmark(seed=0)
     matched, chance = got["map"]["matched"]["0.5"], got["chance_map_0.5"]["matched"]
-    assert matched >= 0.1 and matched >= 5 * chance, got
+    assert matched >= 0.3 and matched >= 10 * chance, got
+    assert got["map"]["matched"]["0.1"] >= 0.5, got
     assert got["open_set_auroc"] >= 0.8, got
+
+
+@pytest.mark.unit
+def test_action_windows_keep_windows_an_action_mostly_fills():
+    joints = np.zeros((1, 200, 25, 3), np.float32)
+    truth = [Instance(3, 50, 129)]  # 80 frames, label 3 (0-based 2)
+    clips, labels = action_windows([(joints, truth)], WindowSpec(40, 20), cover=0.75)
+    # windows [s, s+39] every 20 frames: overlap >= 30 frames only for s = 40 (30), 60, 80 (40) and 100 (30)
+    assert len(clips) == 4 and labels.tolist() == [2, 2, 2, 2]
+    assert all(c.shape == (1, 40, 25, 3) for c in clips)
