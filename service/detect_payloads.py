@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from model.pkummd import PkuMmdFormatError, parse_skeleton_text
 from model.segments import DetectOptions
 from model.windows import WindowSpec
 from service.layout_input import layout_options
-from service.payloads import NPY_MEDIA_TYPE, Limits, check_skeleton, load_npy_body
+from service.payloads import NPY_MEDIA_TYPE, Limits, check_skeleton, load_json_body, load_npy_body
 from service.problems import Problem, invalid
 from service.settings import Settings
 
@@ -115,10 +114,7 @@ def parse_detect(body: bytes, media: str, query: dict[str, Any], limits: Limits,
     else:
         if query:
             raise invalid("with a JSON body give the options in the body, not the query", loc=["query"])
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise invalid(f"body is not valid JSON: {exc}", loc=["body"], kind="bad-json") from exc
+        data = load_json_body(body)
         try:
             req = DetectIn.model_validate(data)
         except ValidationError as exc:

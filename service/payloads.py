@@ -207,13 +207,18 @@ def _check_options(top_k: int, classes: list[str] | None, limits: Limits) -> Non
                       loc=["classes"], kind="too-many-classes")
 
 
-def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
-    """Parse and validate a JSON recognize body."""
+def load_json_body(body: bytes) -> Any:
+    """A JSON body, refused before parsing when nested too deep (422 `too-deep`) or malformed (`bad-json`)."""
     check_json_depth(body)
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise invalid(f"body is not valid JSON: {exc}", loc=["body"], kind="bad-json") from exc
+
+
+def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
+    """Parse and validate a JSON recognize body."""
+    data = load_json_body(body)
     try:
         req = RecognizeIn.model_validate(data)
     except ValidationError as exc:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from service.deps import ServiceState
 from service.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
+from service.input_rules import check_json_depth
 from service.open_set import bundle_threshold
 from service.payloads import load_npy_body
 from service.problems import Problem, invalid
@@ -70,6 +71,7 @@ async def _receive(ws: WebSocket, state: ServiceState) -> dict[str, Any] | np.nd
                            f"is {settings.stream_max_message_bytes} (SCALE_STREAM_MAX_MESSAGE_BYTES)")
     if message.get("bytes") is not None:
         return load_npy_body(data)
+    check_json_depth(data)  # deep nesting would end json.loads in a RecursionError
     try:
         value = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -25,10 +25,11 @@ def raw(body: str | bytes, media: str = "application/json") -> dict:
     return {"content": body.encode() if isinstance(body, str) else body, "headers": {"Content-Type": media}}
 
 
+@pytest.mark.parametrize("route", ["/recognize", "/detect"])
 @pytest.mark.parametrize("depth", [40, 992, 5000])
-def test_deeply_nested_json_is_422_not_500(client, depth: int) -> None:
+def test_deeply_nested_json_is_422_not_500(client, depth: int, route: str) -> None:
     body = '{"skeleton": ' + "[" * depth + "]" * depth + "}"
-    problem = assert_problem(client.post("/recognize", **raw(body)), 422, "nested", "levels deep")
+    problem = assert_problem(client.post(route, **raw(body)), 422, "nested", "levels deep")
     assert problem["type"].endswith("/too-deep")
 
 

@@ -105,4 +105,8 @@ def test_stream_key_limits_and_errors():
         with client.websocket_connect("/streams", headers={"X-API-Key": key}) as ws:
             ws.send_json({"type": "frames"})
             assert ws.receive_json()["kind"] == "no-start"
+        with client.websocket_connect("/streams", headers={"X-API-Key": key}) as ws:  # 1,000 levels of nesting
+            ws.send_text('{"type": "start", "x": ' + "[" * 1000 + "]" * 1000 + "}")
+            err = ws.receive_json()
+            assert err["status"] == 422 and err["kind"] == "too-deep"
         assert "scale_stream_sessions 0.0" in client.get("/metrics").text
