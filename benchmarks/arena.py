@@ -38,8 +38,8 @@ CELLS = [  # (policy, arena, mem_pattern, extend strategy)
 def child(bundle: str, policy: str, arena: bool, pattern: bool, strategy: str, sequences: int) -> dict[str, Any]:
     """Measure one cell in this process."""
     from model.bundle import ClassTensors, load_bundle
-    from service.inference import InferenceEngine
-    from service.policy import resolve_policy, session_options
+    from service.engine.inference import InferenceEngine
+    from service.engine.policy import resolve_policy, session_options
     from service.settings import Settings
 
     s = Settings(redis_url=None, serving_policy=policy, ort_cpu_arena=arena, ort_mem_pattern=pattern,

@@ -53,7 +53,7 @@ def measure(bundle_path: Path, clips: np.ndarray, *, batch: int, workers: int, t
     import onnxruntime as ort
 
     from model.bundle import load_bundle
-    from service.inference import InferenceEngine
+    from service.engine.inference import InferenceEngine
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1

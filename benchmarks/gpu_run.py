@@ -62,7 +62,7 @@ def time_runs(fn: Any, seconds: float, warmup: int = 3) -> dict[str, float]:
 def encoder_and_scorer(bundle_path: Path, seconds: float) -> dict[str, Any]:
     """Encoder clips/s at T (fp32, and fp16 when the bundle has it) and scorer pairs/s on the CUDA provider."""
     from model.bundle import load_bundle
-    from service.inference import InferenceEngine
+    from service.engine.inference import InferenceEngine
 
     out: dict[str, Any] = {"encoder": [], "scorer": []}
     cuda = ["CUDAExecutionProvider", "CPUExecutionProvider"]

@@ -43,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
 
     from model.bundle import BundleError, load_bundle
     from model.text import MissingWeightsError
-    from service.app import StartupError, create_app, load_text_for, resolve_bundle_path
-    from service.http_protocol import problem_protocol
-    from service.inference import choose_providers
-    from service.policy import bundle_session_options
-    from service.setting_source import setting_source
-    from service.settings import SettingsError, load_settings
+    from service.app import create_app
+    from service.engine.inference import choose_providers
+    from service.engine.loading import StartupError, load_text_for, resolve_bundle_path
+    from service.engine.policy import bundle_session_options
+    from service.inputs.http_protocol import problem_protocol
+    from service.settings import SettingsError, load_settings, setting_source
 
     try:
         settings = load_settings(**_overrides(args))

@@ -1,7 +1,8 @@
 """Python client of the SCALE service: `ScaleClient` (sync) and `AsyncScaleClient` (asyncio), on httpx."""
 
-from client.api import ScaleClient, npy_bytes
+from client.api import ScaleClient
 from client.async_api import AsyncScaleClient
+from client.calls import npy_bytes
 from client.errors import (
     AuthenticationError,
     BadRequestError,

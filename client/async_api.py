@@ -9,16 +9,9 @@ from typing import Any
 
 import httpx
 
-from client.api import (
-    ClassLike,
-    Encoding,
-    _as_spec,
-    _Base,
-    _Call,
-    _class_path,
-    _layout_fields,
-    _recognize_call,
-)
+from client.api import _Base
+from client.calls import ClassLike, Encoding, _as_spec, _Call, _class_path, _layout_fields, _recognize_call
+from client.detect import detect_call
 from client.errors import ScaleConnectionError, ScaleError
 from client.models import ActionClass, Recognition, parse_recognitions
 
@@ -128,6 +121,4 @@ class AsyncScaleClient(_Base):
 
     async def detect(self, skeleton: Any, **options: Any) -> dict[str, Any]:
         """POST /detect for one long (M,T,V,C) sequence (.npy body); options as in docs/service.md."""
-        from client.detect import detect_call
-
         return await self._send(detect_call(skeleton, options))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from client.api import _Call, npy_bytes
+from client.calls import _Call, npy_bytes
 
 
 def detect_call(skeleton: Any, options: dict[str, Any]) -> _Call:

@@ -13,7 +13,7 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from client.api import DEFAULT_URL, npy_bytes
+from client.calls import DEFAULT_URL, npy_bytes
 from client.errors import ScaleConnectionError, ScaleError
 
 Event = dict[str, Any]

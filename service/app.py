@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,67 +14,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.bundle import Bundle, load_bundle
 from service.deps import ServiceState
-from service.inference import choose_providers
+from service.engine.inference import choose_providers
+from service.engine.loading import load_text_for, resolve_bundle_path
+from service.engine.model_state import build_model
+from service.engine.policy import bundle_session_options
+from service.engine.reload import BundleVersionHeader, Reloader
+from service.inputs.payloads import Limits
 from service.metrics import Metrics, MetricsMiddleware
-from service.model_state import build_model
 from service.openapi import install_openapi
-from service.payloads import Limits
-from service.policy import bundle_session_options
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
-from service.reload import BundleVersionHeader, Reloader
 from service.security import warn_if_open
 from service.settings import Settings, load_settings
 
 log = logging.getLogger("service")
-_RANDOM_INIT = re.compile(r"^random-init:seed=(\d+)$")
-
-
-_NO_BUNDLE = ("no model bundle in {path} (SCALE_BUNDLE_PATH; empty folder, no manifest.json): export one with "
-              "`scale export` and point SCALE_BUNDLE_PATH at it (docker compose: HOST_BUNDLE_DIR in .env), or "
-              "run the demo image: `docker compose --profile demo up -d scale-demo` (see docs/deploy.md)")
-
-
-class StartupError(RuntimeError):
-    """The service cannot start with this configuration (message says what to change)."""
-
-
-def resolve_bundle_path(settings: Settings) -> Path:
-    """settings.bundle_path, else the demo bundle in settings.demo_dir when one was built there."""
-    if settings.bundle_path is not None:
-        if settings.bundle_path.is_dir() and not (settings.bundle_path / "manifest.json").exists():
-            raise StartupError(_NO_BUNDLE.format(path=settings.bundle_path))
-        return settings.bundle_path
-    if (settings.demo_dir / "manifest.json").is_file():
-        return settings.demo_dir
-    raise StartupError(f"no model bundle: set SCALE_BUNDLE_PATH, or run `scale serve --demo` to build the "
-                       f"demo bundle in {settings.demo_dir}")
-
-
-def load_text_for(bundle: Bundle, settings: Settings, text_encoder: Any = None, weights_flag: str | None = None) -> Any:
-    """The CLIP text tower the bundle was exported with: its text graph when it has one (no torch), else
-    open_clip; refuses weights whose id differs from the manifest's."""
-    from model.text import load_text_encoder
-
-    info = bundle.manifest.text
-    if text_encoder is None and bundle.manifest.text_graph is not None:
-        from model.text_onnx import OnnxTextEncoder
-
-        return OnnxTextEncoder.from_bundle(bundle.root, bundle.manifest, providers=bundle.providers())
-    if text_encoder is None:
-        seed = _RANDOM_INIT.match(info.weights_id)
-        if seed:
-            text_encoder = load_text_encoder(model_name=info.model_name, random_init_seed=int(seed.group(1)))
-        else:
-            from service.setting_source import setting_source
-
-            text_encoder = load_text_encoder(settings.clip_weights, model_name=info.model_name,
-                                             source=setting_source("clip_weights", weights_flag))
-    if text_encoder.weights_id != info.weights_id:
-        raise StartupError(f"CLIP text weights {text_encoder.weights_id} differ from the ones bundle "
-                           f"{bundle.version} was exported with ({info.weights_id}); configure the matching "
-                           "file with SCALE_CLIP_WEIGHTS / --clip-weights")
-    return text_encoder
 
 
 def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None = None,

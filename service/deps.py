@@ -9,9 +9,9 @@ from typing import Any
 
 from fastapi import Request
 
+from service.engine.model_state import ModelState
+from service.inputs.payloads import Limits
 from service.metrics import Metrics
-from service.model_state import ModelState
-from service.payloads import Limits
 from service.problems import Problem
 from service.registry import Registry, RegistrySnapshot
 from service.settings import Settings
@@ -25,10 +25,10 @@ class ServiceState:
     limits: Limits
     metrics: Metrics
     registry: Registry
-    model: ModelState  # replaced as one reference by a reload (service/reload.py)
+    model: ModelState  # replaced as one reference by a reload (service/engine/reload.py)
     last_snapshot: RegistrySnapshot | None = None
     warmup_error: str | None = None
-    reloader: Any = None  # service.reload.Reloader, set by the app
+    reloader: Any = None  # service.engine.reload.Reloader, set by the app
 
     # The current model's parts, for routes that do not score (a scoring route takes `use_model` once).
     bundle = property(lambda self: self.model.bundle, doc="The current bundle.")

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from model.config import NUM_CHANNELS, NUM_JOINTS
-from service.payloads import MAX_PERSONS_IN, NPY_MEDIA_TYPE
+from service.inputs.payloads import MAX_PERSONS_IN, NPY_MEDIA_TYPE
 from service.settings import Settings
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

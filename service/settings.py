@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -134,6 +135,17 @@ class Settings(BaseSettings):
 def env_name(field: str) -> str:
     """The environment variable that sets a field (REDIS_URL is also accepted for redis_url)."""
     return "REDIS_URL (or SCALE_REDIS_URL)" if field == "redis_url" else ENV_PREFIX + field.upper()
+
+
+def setting_source(field: str, flag: str | None = None) -> str:
+    """'the --flag flag', 'the environment variable SCALE_X ...', or 'the settings passed to create_app'."""
+    if flag is not None:
+        return f"the {flag} flag"
+    variable = env_name(field)
+    if variable in os.environ:
+        return (f"the environment variable {variable} (set in the shell, or from `.env` / `environment:` when "
+                "run by docker compose)")
+    return f"the settings passed to the service ({field})"
 
 
 def _describe(err: dict[str, Any]) -> str:

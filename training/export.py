@@ -8,7 +8,6 @@ import importlib.metadata
 import json
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from model.bundle_spec import (
     OPTIONAL_GRAPHS,
     BundleError,
     Dims,
-    GraphSpec,
     TextInfo,
     compute_bundle_version,
     graph_file,
@@ -35,6 +33,7 @@ from model.bundle_spec import (
 from model.config import NUM_CHANNELS, NUM_JOINTS, NUM_PERSONS, PreprocessConfig
 from model.scorer import ScaleScorer
 from training.export_trunk import export_single_person
+from training.onnx_graph import export_graph
 
 
 class EncoderGraph(nn.Module):
@@ -92,34 +91,6 @@ def example_inputs(graph: str, dims: Dims, num_frames: int, seed: int = 0) -> tu
     return (torch.randn(2, dims.feature_dim, generator=g), torch.randn(k, dims.encoder_hidden, generator=g),
             torch.randn(k, dims.decoder_hidden, generator=g), torch.randn(k, dims.latent_dim, generator=g),
             0.3 * torch.randn(k, dims.latent_dim, generator=g))
-
-
-def export_graph(module: nn.Module, args: tuple[Tensor, ...], spec: GraphSpec, path: Path,
-                 opset: int = OPSET) -> None:
-    """torch.onnx.export (TorchScript exporter) with the spec's names and dynamic axes, then check it."""
-    import onnx
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad(), warnings.catch_warnings():
-        # shape checks in forward() become constants: expected, since the specs fix those axes
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module, args, str(path), input_names=[s.name for s in spec.inputs],
-            output_names=[s.name for s in spec.outputs], dynamic_axes=spec.dynamic_axes(),
-            opset_version=opset, do_constant_folding=True, dynamo=False,
-        )
-    model = onnx.load(str(path))
-    # The tracer names output axes it cannot prove static (e.g. after chunk); declare the contract's shapes.
-    for out, want in zip(model.graph.output, spec.outputs, strict=True):
-        dims = out.type.tensor_type.shape.dim
-        for dim, size in zip(dims, want.shape, strict=True):
-            if isinstance(size, int):
-                dim.dim_value = size
-            else:
-                dim.dim_param = size
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(path))
 
 
 def tool_versions() -> dict[str, str]:

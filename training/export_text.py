@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from model.bundle_spec import OPSET, BundleError, TextGraphInfo, text_graph_spec
 from model.text_onnx import CONTRACTIONS, OnnxTextEncoder
+from training.onnx_graph import export_graph
 
 # Sample texts for tracing and the post-export parity check: short, accented, emoji, and over-long (truncated).
 PARITY_TEXTS = ("The Human Action of drink water", "Ça va? naïve café — ÉCOLE", "wave 👋 hello 2 u",
@@ -100,8 +101,6 @@ def tokenizer_json(simple_tokenizer: Any) -> str:
 
 def export_text_graph(text_encoder: Any, out_dir: Path, opset: int = OPSET) -> TextGraphInfo:
     """Write text.onnx and tokenizer.json for a model.text.TextEncoder into out_dir, checked against it."""
-    from training.export import export_graph
-
     tok = text_encoder.tokenizer
     info = TextGraphInfo(context_length=int(tok.context_length), sot_token_id=int(tok.sot_token_id),
                          eot_token_id=int(tok.eot_token_id), vocab_size=int(tok.vocab_size))

@@ -13,6 +13,7 @@ from model.bundle_spec import BundleError, Dims, graph_file, graph_specs
 from model.config import NUM_CHANNELS, NUM_JOINTS, NUM_PERSONS
 from model.shift_gcn import ShiftGCN
 from model.single_person import SinglePersonEncoder
+from training.onnx_graph import export_graph
 
 GRAPH = "single_person"
 
@@ -43,8 +44,6 @@ def single_person_module(encoder: ShiftGCN, num_frames: int, dtype: torch.dtype)
 def export_single_person(encoder: nn.Module, dims: Dims, num_frames: int, out: Path,
                          variants: list[str]) -> list[str]:
     """Write single_person.onnx (per variant) under `out` and check fp32 against the full encoder; returns paths."""
-    from training.export import export_graph
-
     if not supports_single_person(encoder):
         return []
     spec = graph_specs(dims, num_frames)[GRAPH]

@@ -170,8 +170,6 @@ def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
     if {"scorer", "ablate"} & set(stages):
         check_text_weights(cfg)
     if cfg.text.descriptions and {"scorer", "evaluate", "ablate"} & set(stages):
-        from training.stages import descriptions_of
-
         descriptions_of(cfg)  # a bad description file stops us before anything trains
 
 
@@ -184,6 +182,16 @@ def check_text_weights(cfg: PipelineConfig) -> None:
 
     # MissingWeightsError names where it looked and where an explicit path came from
     resolve_weights(cfg.text.weights or None, cfg.text.model_name, source=TRAINING_WEIGHTS_SOURCE)
+
+
+def descriptions_of(cfg: PipelineConfig) -> dict[int, list[str]]:
+    """text.descriptions read and validated against the dataset's class count (DescriptionFormatError if not)."""
+    from training.readers.descriptions import read_descriptions
+    from training.splits import class_names
+
+    num_classes = len(class_names(cfg.data.dataset, cfg.data.class_names))
+    return read_descriptions(cfg.text.descriptions, num_classes, cfg.text.descriptions_format,
+                             cfg.text.descriptions_columns)
 
 
 def write_json(path: Path, obj: Any) -> Path:

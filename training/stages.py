@@ -10,6 +10,7 @@ import numpy as np
 
 from training.config import PipelineConfig
 from training.pipeline import (
+    descriptions_of,
     features_dir,
     load_clips,
     prepare,
@@ -69,16 +70,6 @@ def texts_for(cfg: PipelineConfig) -> Any:
     cache = Path(cfg.text.cache_dir) if cfg.text.cache_dir else cfg.out / "text_cache"
     return class_texts(names, cfg.text.template, cache, cfg.text.weights, cfg.text.model_name,
                        cfg.text.random_init_seed)
-
-
-def descriptions_of(cfg: PipelineConfig) -> dict[int, list[str]]:
-    """text.descriptions read and validated against the dataset's class count (DescriptionFormatError if not)."""
-    from training.readers.descriptions import read_descriptions
-    from training.splits import class_names
-
-    num_classes = len(class_names(cfg.data.dataset, cfg.data.class_names))
-    return read_descriptions(cfg.text.descriptions, num_classes, cfg.text.descriptions_format,
-                             cfg.text.descriptions_columns)
 
 
 def described_for(cfg: PipelineConfig, train_mode: str | None = None) -> Any:

@@ -53,7 +53,7 @@ class RedisRegistry:
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 1))
         self._k_classes, self._k_version, self._k_epoch = (f"{prefix}:{n}" for n in ("classes", "version", "epoch"))
         self._k_cond = f"{prefix}:cond"
-        self._k_bundle = f"{prefix}:bundle"  # the fleet's desired bundle (service/reload.py follows it)
+        self._k_bundle = f"{prefix}:bundle"  # the fleet's desired bundle (service/engine/reload.py follows it)
         self._max_classes = max_classes
         self._retry_after = retry_after_s
         self._snapshot_path = snapshot_path

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.deps import get_state, require_api_key
+from service.engine.reload import ReloadFailed
 from service.problems import Problem
-from service.reload import ReloadFailed
 
 router = APIRouter(tags=["admin"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from model.text import make_prompt
 from service.deps import get_state, require_api_key
-from service.payloads import ClassesIn, ClassIn, ClassList, ClassOut, Limits, check_text
+from service.inputs.payloads import ClassesIn, ClassIn, ClassList, ClassOut, Limits, check_text
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistryFull
 

@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from service.deps import get_state
-from service.detect_payloads import TEXT_MEDIA_TYPE, DetectIn, parse_detect
-from service.detection import DetectOut, run_detection
-from service.payloads import NPY_MEDIA_TYPE
+from service.engine.text_columns import text_columns
+from service.inputs.detect_payloads import TEXT_MEDIA_TYPE, DetectIn, parse_detect
+from service.inputs.payloads import NPY_MEDIA_TYPE
 from service.problems import Problem
 from service.routers.recognize import resolve_candidates
-from service.text_columns import text_columns
+from service.untrimmed.detect import DetectOut, run_detection
 
 router = APIRouter(tags=["recognition"])
 

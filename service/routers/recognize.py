@@ -12,13 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
 from model.text_aggregate import RULES
-from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState, get_state, use_model
-from service.isolation import raise_if_failed
-from service.layout_input import layout_options
-from service.model_state import ModelState
-from service.open_set import open_set_field
-from service.payloads import (
+from service.engine.batcher import BatcherClosed, QueueFull
+from service.engine.isolation import raise_if_failed
+from service.engine.model_state import ModelState
+from service.engine.open_set import open_set_field
+from service.engine.text_columns import fold, text_columns
+from service.inputs.layout_input import layout_options
+from service.inputs.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
     RecognizeIn,
@@ -30,7 +31,6 @@ from service.payloads import (
 )
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistrySnapshot
-from service.text_columns import fold, text_columns
 
 router = APIRouter(tags=["recognition"])
 

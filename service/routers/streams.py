@@ -17,14 +17,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from service.deps import ServiceState
-from service.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
-from service.input_rules import check_json_depth
-from service.open_set import bundle_threshold
-from service.payloads import load_npy_body
+from service.engine.open_set import bundle_threshold
+from service.engine.text_columns import text_columns
+from service.inputs.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
+from service.inputs.payloads import load_npy_body
+from service.inputs.rules import check_json_depth
 from service.problems import Problem, invalid
 from service.routers.recognize import resolve_candidates
-from service.stream_session import StreamSession
-from service.text_columns import text_columns
+from service.untrimmed.stream_session import StreamSession
 
 router = APIRouter(tags=["recognition"])
 

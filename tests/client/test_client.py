@@ -27,7 +27,7 @@ from client import (
     ValidationError,
     npy_bytes,
 )
-from client.api import _recognize_call
+from client.calls import _recognize_call
 from client.errors import error_from_response
 from client.models import parse_recognitions
 

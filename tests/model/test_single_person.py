@@ -85,8 +85,9 @@ def test_onnx_single_person_graph_equals_full_graph(shared_data: Path, real_clip
     import onnxruntime as ort
 
     from model.bundle_spec import graph_specs
-    from training.export import EncoderGraph, export_graph
+    from training.export import EncoderGraph
     from training.export_trunk import export_single_person
+    from training.onnx_graph import export_graph
 
     x, _ = real_clips
     model = load_shift_gcn(shared_data / checkpoint)

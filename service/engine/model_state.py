@@ -11,12 +11,12 @@ from typing import Any
 
 from model.bundle import Bundle
 from model.config import PreprocessConfig
-from service.batcher import MicroBatcher
-from service.conditioning import Conditioner
-from service.inference import InferenceEngine
-from service.isolation import isolate_failures
+from service.engine.batcher import MicroBatcher
+from service.engine.conditioning import Conditioner
+from service.engine.inference import InferenceEngine
+from service.engine.isolation import isolate_failures
+from service.engine.policy import ServingPolicy, device_of, resolve_policy
 from service.metrics import Metrics
-from service.policy import ServingPolicy, device_of, resolve_policy
 from service.registry import Registry
 from service.settings import Settings
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from model.bundle import read_manifest
-from service.model_state import ModelState
+from service.engine.model_state import ModelState
 from tests.service.svc_support import (
     prompt_of,
     reference,
@@ -23,7 +23,7 @@ from tests.service.svc_support import (
     tiny_bundle,
     within_tolerance,
 )
-from tests.service.test_reload_live import seeded_bundle
+from tests.service.engine.test_reload_live import seeded_bundle
 
 pytestmark = pytest.mark.integration
 KEY = "reload-test-key-0123"
@@ -149,7 +149,7 @@ def test_replicas_sharing_redis_converge_on_the_published_bundle(redis_server) -
 
 
 def test_conditioners_of_one_text_tower_share_its_encode_lock() -> None:
-    from service.conditioning import Conditioner
+    from service.engine.conditioning import Conditioner
 
     dims = SimpleNamespace(encoder_hidden=4, decoder_hidden=4, latent_dim=2)
     engine = SimpleNamespace(bundle=SimpleNamespace(manifest=SimpleNamespace(dims=dims)))

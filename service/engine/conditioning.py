@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from model.bundle import ClassTensors
-from service.inference import InferenceEngine
+from service.engine.inference import InferenceEngine
 from service.metrics import Metrics
 from service.registry import ClassRecord, Registry, text_hash_for
 

@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from model.segments import Segment, build_segments, softmax_scores
 from model.windows import score_windows
 from service.deps import ServiceState
-from service.detect_payloads import DetectRequest
-from service.open_set import bundle_threshold
+from service.engine.open_set import bundle_threshold
+from service.engine.scoring import window_scorer
+from service.inputs.detect_payloads import DetectRequest
 from service.registry import ClassRecord
-from service.scoring import window_scorer
 
 
 class SegmentOut(BaseModel):

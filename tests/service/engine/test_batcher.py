@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model.bundle import ClassTensors
-from service.batcher import BatcherClosed, MicroBatcher, QueueFull, stack_classes
+from service.engine.batcher import BatcherClosed, MicroBatcher, QueueFull, stack_classes
 from service.metrics import Metrics
 
 pytestmark = pytest.mark.unit

@@ -10,8 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.input_rules import check_json_depth, check_npy_magic, check_text_chars
-from service.layout_input import (
+from service.inputs.layout_input import (
     NTU25,
     LayoutOptions,
     check_layout_shape,
@@ -19,6 +18,7 @@ from service.layout_input import (
     layout_options,
     sequences_warning,
 )
+from service.inputs.rules import check_json_depth, check_npy_magic, check_text_chars
 from service.problems import Problem, invalid
 
 NPY_MEDIA_TYPE = "application/x-npy"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from model.bundle import ClassTensors
-from service.batcher import MicroBatcher
-from service.inference import InferenceEngine
-from service.isolation import isolate_failures
+from service.engine.batcher import MicroBatcher
+from service.engine.inference import InferenceEngine
+from service.engine.isolation import isolate_failures
 from tests.service.svc_support import (
     LABELS,
     prompt_of,

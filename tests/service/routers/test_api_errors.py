@@ -149,7 +149,7 @@ def test_unknown_class_ids_are_404(client) -> None:
 
 
 def test_queue_full_is_429_with_retry_after(client) -> None:
-    from service.batcher import QueueFull
+    from service.engine.batcher import QueueFull
 
     batcher = client.app.state.service.batcher
 

@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.bundle import BundleError, load_bundle
 from service.deps import ServiceState
-from service.inference import choose_providers
-from service.model_state import ModelState, build_model
-from service.policy import bundle_session_options
+from service.engine.inference import choose_providers
+from service.engine.loading import StartupError, load_text_for
+from service.engine.model_state import ModelState, build_model
+from service.engine.policy import bundle_session_options
 from service.registry import RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -177,8 +178,6 @@ class Reloader:
     async def _text_encoder_for(self, bundle: Any, old: ModelState) -> Any:
         if old.text_encoder.weights_id == bundle.manifest.text.weights_id:
             return old.text_encoder  # same CLIP weights: share the loaded tower
-        from service.app import StartupError, load_text_for
-
         try:
             return await asyncio.to_thread(load_text_for, bundle, self.state.settings)
         except (StartupError, OSError, ValueError) as exc:

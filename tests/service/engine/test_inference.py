@@ -11,9 +11,9 @@ import pytest
 import model.bundle
 from model.bundle import load_bundle
 from model.preprocess import preprocess_batch, to_encoder_input
-from service.app import StartupError, load_text_for
-from service.conditioning import Conditioner
-from service.inference import InferenceEngine, bucket_sizes, choose_providers
+from service.engine.conditioning import Conditioner
+from service.engine.inference import InferenceEngine, bucket_sizes, choose_providers
+from service.engine.loading import StartupError, load_text_for
 from service.registry import ClassRecord, MemoryRegistry
 from service.settings import Settings
 from tests.service.svc_support import (
@@ -170,6 +170,6 @@ def test_service_package_never_imports_training() -> None:
     code = ("import sys, service.app, service.routers.classes, service.routers.recognize, service.routers.health; "
             "bad = sorted(m for m in sys.modules if m == 'training' or m.startswith('training.')); "
             "print(bad); sys.exit(1 if bad else 0)")
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from model.pkummd import PkuMmdFormatError, parse_skeleton_text
 from model.segments import DetectOptions
 from model.windows import WindowSpec
-from service.layout_input import layout_options
-from service.payloads import NPY_MEDIA_TYPE, Limits, check_skeleton, load_json_body, load_npy_body
+from service.inputs.layout_input import layout_options
+from service.inputs.payloads import NPY_MEDIA_TYPE, Limits, check_skeleton, load_json_body, load_npy_body
 from service.problems import Problem, invalid
 from service.settings import Settings
 

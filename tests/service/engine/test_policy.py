@@ -12,8 +12,8 @@ import pytest
 from model.bundle import load_bundle
 from model.bundle_spec import MANIFEST_NAME, compute_bundle_version
 from model.preprocess import preprocess_batch, to_encoder_input
-from service.inference import InferenceEngine
-from service.policy import bundle_session_options, resolve_policy, session_options, usable_cores
+from service.engine.inference import InferenceEngine
+from service.engine.policy import bundle_session_options, resolve_policy, session_options, usable_cores
 from service.settings import Settings, SettingsError, load_settings
 from tests.service.svc_support import skeleton, tiny_bundle
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import numpy as np
 
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
-from service.batcher import BatcherClosed, QueueFull
 from service.deps import ServiceState
-from service.isolation import raise_if_failed
+from service.engine.batcher import BatcherClosed, QueueFull
+from service.engine.isolation import raise_if_failed
+from service.engine.text_columns import TextColumns, fold
 from service.problems import Problem, invalid
 from service.registry import ClassRecord
-from service.text_columns import TextColumns, fold
 
 
 def encoder_input(sequences: list[np.ndarray], state: ServiceState) -> tuple[np.ndarray, np.ndarray]:

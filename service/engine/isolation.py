@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from model.bundle import ClassTensors
-from service.batcher import ScoreFn
+from service.engine.batcher import ScoreFn
 from service.problems import Problem
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import numpy as np
 
 from model.bundle import ClassTensors
 from model.text_aggregate import MEAN_CONDITIONING, aggregate_scores, mean_conditionings
-from service.conditioning import Conditioner
+from service.engine.conditioning import Conditioner
 from service.registry import ClassRecord, text_hash_for
 
 

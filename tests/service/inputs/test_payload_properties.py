@@ -1,4 +1,4 @@
-"""Property tests of the recognize input paths (service/payloads.py): JSON and .npy bodies (issue 9).
+"""Property tests of the recognize input paths (service/inputs/payloads.py): JSON and .npy bodies (issue 9).
 
 Any body gives either a RecognizeRequest of finite float32 (M,T,25,3) sequences within the limits, or a 422
 Problem; never another exception, never NaN.
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays, scalar_dtypes
 
-from service.payloads import Limits, RecognizeRequest, parse_json_request, parse_npy_request
+from service.inputs.payloads import Limits, RecognizeRequest, parse_json_request, parse_npy_request
 from service.problems import Problem
 
 pytestmark = pytest.mark.unit

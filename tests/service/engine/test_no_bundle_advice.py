@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.app import StartupError, resolve_bundle_path
+from service.engine.loading import StartupError, resolve_bundle_path
 from service.settings import Settings
 
 pytestmark = pytest.mark.unit

@@ -12,10 +12,10 @@ from model.segments import Segment
 from model.stream_segments import StreamSegmenter, WindowResult
 from model.windows import WindowSpec
 from service.deps import ServiceState
-from service.payloads import MAX_PERSONS_IN
+from service.engine.scoring import encoder_input, submit
+from service.inputs.payloads import MAX_PERSONS_IN
 from service.problems import invalid
 from service.registry import ClassRecord
-from service.scoring import encoder_input, submit
 
 
 class StreamSession:

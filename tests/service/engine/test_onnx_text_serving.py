@@ -13,7 +13,7 @@ import pytest
 
 from tests.service.svc_support import NUM_FRAMES, running_app, skeleton, text_encoder
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 LABELS = ["walking", "sitting down", "drink water", "waving a hand"]
 
 # Run in a fresh interpreter: this test process has torch loaded already.

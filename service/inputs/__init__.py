@@ -1,0 +1,1 @@
+"""Inputs: parsing and validation of every request body and option (JSON, .npy, PKU-MMD text, layouts, HTTP framing)."""

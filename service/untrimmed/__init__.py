@@ -1,0 +1,1 @@
+"""Untrimmed sequences: sliding-window detection for /detect and the per-connection state of /streams."""
