@@ -15,6 +15,7 @@ import pytest
 
 from model.bundle import read_manifest
 from service.engine.model_state import ModelState
+from tests.service.engine.test_reload_live import seeded_bundle
 from tests.service.svc_support import (
     prompt_of,
     reference,
@@ -23,7 +24,6 @@ from tests.service.svc_support import (
     tiny_bundle,
     within_tolerance,
 )
-from tests.service.engine.test_reload_live import seeded_bundle
 
 pytestmark = pytest.mark.integration
 KEY = "reload-test-key-0123"

@@ -8,8 +8,8 @@ import time
 import pytest
 import redis
 
-from tests.service.svc_support import LABELS, register, registry_state, running_app, skeleton
 from tests.service.registry.test_api_redis import counter
+from tests.service.svc_support import LABELS, register, registry_state, running_app, skeleton
 
 pytestmark = pytest.mark.integration
 # Redis' share of a failing write: cache lookup (0.25 s) + write budget (0.5 s) at the default timeout.

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.service.svc_support import LABELS, register, registry_state, running_app, skeleton
 from tests.service.routers.test_api_errors import AUTH, LIMITS, assert_problem, npy
+from tests.service.svc_support import LABELS, register, registry_state, running_app, skeleton
 
 pytestmark = pytest.mark.integration
 
