@@ -92,7 +92,7 @@ export function showRanking(root, answer) {
     const bar = document.createElement("div");
     bar.className = "bar";
     bar.style.width = `${Math.round(100 * r.score)}%`;
-    cell(row, "").append(bar);
+    cell(row, "", "barcell").append(bar);
     body.append(row);
   });
   showVerdict(root.querySelector("#open-set"), answer.open_set);
@@ -104,10 +104,14 @@ export function showRanking(root, answer) {
 export function showVerdict(box, gate) {
   if (!gate) { box.textContent = ""; return; }
   box.dataset.accepted = gate.accepted;
-  const threshold = gate.threshold === null ? "no threshold" : `threshold ${Number(gate.threshold).toFixed(3)}`;
+  if (gate.threshold === null) {
+    box.textContent = `Open set: accepted (no open-set threshold, source ${gate.source})`;
+    return;
+  }
+  const threshold = Number(gate.threshold).toFixed(3);
   box.textContent = gate.accepted
-    ? `Open set: accepted (best energy within the ${threshold}, source ${gate.source})`
-    : `Open set: rejected, none of the registered classes (${threshold}, source ${gate.source})`;
+    ? `Open set: accepted (best energy at most the threshold ${threshold}, source ${gate.source})`
+    : `Open set: rejected, none of the registered classes (best energy above ${threshold}, source ${gate.source})`;
 }
 
 export function showWarnings(list, answer) {

@@ -95,7 +95,7 @@ export class Viewer {
     if (box.isEmpty()) box.set(new THREE.Vector3(-1, -1, -1), new THREE.Vector3(1, 1, 1));
     const centre = box.getCenter(new THREE.Vector3());
     const size = Math.max(...box.getSize(new THREE.Vector3()).toArray(), 1e-3);
-    this.camera.position.set(centre.x + size * 0.6, centre.y + size * 0.3, centre.z - size * 2.2);
+    this.camera.position.set(centre.x + size * 0.6, centre.y + size * 0.3, centre.z - size * 1.7);
     this.camera.near = size / 100;
     this.camera.far = size * 100;
     this.camera.updateProjectionMatrix();
