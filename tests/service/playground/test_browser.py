@@ -3,6 +3,7 @@ ranking, detect timeline, stream events and 3D view are checked against the API'
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -12,9 +13,18 @@ from pathlib import Path
 import httpx as _httpx
 import numpy as np
 import pytest
+from PIL import Image
 
+from model.pkummd import read_pkummd_skeleton
+from model.skeleton_io import read_skeleton
 from service.playground.samples import generate
-from tests.service.playground.browser_support import API_KEY, CHROMIUM_ARGS, Traffic, chromium_path, live_service
+from tests.service.playground.browser_support import (
+    API_KEY,
+    CHROMIUM_ARGS,
+    Traffic,
+    chromium_path,
+    live_service,
+)
 from tests.service.svc_support import LABELS
 
 pytestmark = pytest.mark.integration
@@ -60,13 +70,25 @@ def page(browser, service: str):
     assert errors == [], errors
 
 
+def finish(page, action: str) -> None:
+    """Wait until the page marks `action` done; fail with what the page shows otherwise."""
+    page.wait_for_selector(f"body[data-{action}]:not([data-{action}=busy])", timeout=90_000)
+    state = page.get_attribute("body", f"data-{action}")
+    assert state == "done", page.text_content("main")[-2000:]
+
+
+def use_key(page) -> None:
+    page.fill("#api-key", API_KEY)
+    page.click("#key-form button[type=submit]")
+
+
 def rows(page, selector: str) -> list[dict[str, str]]:
     return page.eval_on_selector_all(selector, "els => els.map(e => ({...e.dataset}))")
 
 
 def test_deep_link_loads_the_sample_and_renders_the_apis_ranking(page, service: str) -> None:
     page.goto(f"{service}/playground?sample=waving")
-    page.wait_for_selector("body[data-recognize=done]", timeout=60_000)
+    finish(page, "recognize")
     sample = httpx.get(f"{service}/playground/samples/waving").json()
     want = httpx.post(f"{service}/recognize", json={"skeleton": sample["skeleton"], "top_k": 5,
                                                      "layout": "ntu25"}).json()
@@ -93,7 +115,7 @@ def test_an_uploaded_file_gets_the_apis_detect_timeline_and_stream_windows(page,
     page.fill("#window", str(WINDOW))
     page.fill("#stride", str(STRIDE))
     page.click("#detect")
-    page.wait_for_selector("body[data-detect=done]", timeout=60_000)
+    finish(page, "detect")
     answer = httpx.post(f"{service}/detect", params={"window": WINDOW, "stride": STRIDE, "layout": "ntu25",
                                                      "include_windows": "true"},
                         content=path.read_bytes(), headers={"Content-Type": "application/x-npy"}).json()
@@ -114,17 +136,18 @@ def test_an_uploaded_file_gets_the_apis_detect_timeline_and_stream_windows(page,
     cursor = page.eval_on_selector("#timeline-cursor", "c => parseFloat(c.style.left)")
     assert cursor == pytest.approx(100 * (frame + 0.5) / joints.shape[1])
 
+    use_key(page)  # with SCALE_API_KEY set, /streams needs it (sent in the start message)
     page.select_option("#stream-fps", "300")
     page.click("#stream")
-    page.wait_for_selector("body[data-stream=done]", timeout=60_000)
+    finish(page, "stream")
     windows = [(int(w["start"]), int(w["end"])) for w in rows(page, "#stream-log li[data-type=window]")][::-1]
     assert windows == [(w["start_frame"], w["end_frame"]) for w in answer["windows"]]
     assert page.locator("#stream-log li[data-type=end]").count() == 1
 
     page.click("#recognize")
-    page.wait_for_selector("body[data-recognize=done]", timeout=60_000)
+    finish(page, "recognize")
     shot = page.locator("#view").screenshot()
-    pixels = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(io.BytesIO(shot)).convert("RGB"))
+    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"))
     background_colour = np.median(pixels.reshape(-1, 3), axis=0)
     drawn = np.abs(pixels.astype(int) - background_colour).sum(axis=2) > 60
     assert drawn.mean() > 0.002, "the 3D view is blank"
@@ -146,8 +169,7 @@ def test_the_api_key_is_sent_and_problems_are_shown_as_the_api_sent_them(page, s
     assert refused.status_code == 401
     assert json.loads(page.text_content("#problem-classes .problem-body")) == refused.json()
 
-    page.fill("#api-key", API_KEY)
-    page.click("#key-form button[type=submit]")
+    use_key(page)
     assert page.input_value("#api-key") == ""  # kept in memory, not left in the field
     page.fill("#class-form textarea[name=texts]", "two claps\nhands meet twice")
     page.click("#class-form button[type=submit]")
@@ -163,3 +185,35 @@ def test_the_api_key_is_sent_and_problems_are_shown_as_the_api_sent_them(page, s
     labels = {c["label"] for c in httpx.get(f"{service}/classes").json()["classes"]}
     assert "clapping twice" not in labels
     assert page.locator("#classes-table tr[data-id]").count() == len(labels)
+
+
+READ_IN_PAGE = """async ([reader, name, text, b64]) => {
+  const formats = await import('/playground/static/js/formats.js');
+  const input = b64 ? Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer : text;
+  const seq = formats[reader](input, name);
+  return {shape: seq.shape, data: Array.from(seq.data)};
+}"""
+
+
+def read_in_page(page, reader: str, name: str, text: str = "", raw: bytes = b"") -> np.ndarray:
+    got = page.evaluate(READ_IN_PAGE, [reader, name, text, base64.b64encode(raw).decode()])
+    return np.asarray(got["data"], dtype=np.float32).reshape(got["shape"])
+
+
+def test_the_page_reads_files_as_the_python_readers_do(page, service: str, shared_data: Path) -> None:
+    page.goto(f"{service}/playground")
+    page.wait_for_selector("body[data-ready=true]")
+    raw = shared_data / "skeletons"
+    for name in ("S001C001P001R001A011", "S001C003P008R002A058"):  # one body; two bodies
+        path = raw / "ntu60_raw" / f"{name}.skeleton"
+        want = read_skeleton(path).joints
+        assert np.array_equal(read_in_page(page, "parseNtuSkeleton", path.name, path.read_text()), want)
+    path = raw / "pkummd_raw" / "A10N08-L.txt"
+    got = read_in_page(page, "parsePkuMmd", path.name, path.read_text())
+    assert np.array_equal(got, read_pkummd_skeleton(path))
+    for array in (generate("drinking"), generate("waving")[0].astype(np.float64)):
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        got = read_in_page(page, "parseNpy", "clip.npy", raw=buffer.getvalue())
+        want = array if array.ndim == 4 else array[None]
+        assert np.array_equal(got, want.astype(np.float32))
