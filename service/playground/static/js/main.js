@@ -17,10 +17,13 @@ function mark(what, value) {
 }
 
 function requestOptions(route) {
-  return forRoute(route, { layout: $("layout").value, units: $("units").value, mirror: $("mirror").checked,
-    top_k: route === "recognize" ? Number($("top-k").value) || undefined : undefined,
-    window: route !== "recognize" ? Number($("window").value) || undefined : undefined,
-    stride: route !== "recognize" ? Number($("stride").value) || undefined : undefined });
+  const number = (id) => ($(id).value === "" ? undefined : Number($(id).value));
+  const common = { layout: $("layout").value, units: $("units").value, mirror: $("mirror").checked };
+  if (route === "recognize") {
+    return forRoute(route, { ...common, top_k: number("top-k"), open_set_threshold: number("threshold") });
+  }
+  return forRoute(route, { ...common, window: number("window"), stride: number("stride"),
+    threshold: number("threshold") });
 }
 
 function fillUnits() {
@@ -68,6 +71,7 @@ async function loadSample(name) {
 async function loadFile(file) {
   try {
     setSequence(await readFile(file));
+    $("sample").value = "";
     clearProblem($("problem-input"));
   } catch (err) {
     if (!(err instanceof FormatError)) throw err;
@@ -159,6 +163,7 @@ async function init() {
     $("bundle").textContent = `bundle ${state.info.bundle_version} · ${state.info.device}` +
       (state.info.demo ? " · DEMO bundle: rankings are not meaningful" : "");
   }
+  $("sample").append(new Option("choose a sample", ""));
   for (const s of samples.ok ? samples.body.samples : []) {
     $("sample").append(new Option(`${s.name} (${s.frames} frames)`, s.name));
     const link = document.createElement("a");
@@ -167,7 +172,7 @@ async function init() {
     link.title = s.description;
     $("sample-links").append(link, " ");
   }
-  $("load-sample").addEventListener("click", () => loadSample($("sample").value));
+  $("load-sample").addEventListener("click", () => $("sample").value && loadSample($("sample").value));
   $("file").addEventListener("change", (event) => event.target.files[0] && loadFile(event.target.files[0]));
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });

@@ -1,5 +1,8 @@
-// Which request options a route takes, read from the service's own /openapi.json: an option the route does
-// not document (e.g. `mirror` before the API has it) is left out of that request instead of breaking it.
+// Which request options a route takes. Options every route has had since it exists are always sent; the
+// newer ones (CHECKED) only where the service's own /openapi.json documents them for that route, so an option
+// a route does not take yet (e.g. `mirror`) is left out of that request instead of breaking it.
+
+const CHECKED = new Set(["mirror", "units"]);
 
 let routes = null;
 
@@ -23,7 +26,7 @@ export function forRoute(route, options) {
   const out = {};
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined || value === null || value === "" || value === false) continue;
-    if (routes && !routes[route].has(name)) continue;
+    if (CHECKED.has(name) && !(routes && routes[route].has(name))) continue;
     out[name] = value;
   }
   return out;

@@ -87,12 +87,9 @@ export function showRanking(root, answer) {
     cell(row, String(i + 1));
     cell(row, r.label, "label");
     cell(row, r.energy.toFixed(3), "num");
-    cell(row, r.score.toFixed(4), "num");
+    const score = cell(row, r.score.toFixed(4), "num score");
+    score.style.setProperty("--share", `${(100 * r.score).toFixed(1)}%`);
     cell(row, r.uncertainty.toFixed(4), "num");
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    bar.style.width = `${Math.round(100 * r.score)}%`;
-    cell(row, "", "barcell").append(bar);
     body.append(row);
   });
   showVerdict(root.querySelector("#open-set"), answer.open_set);

@@ -95,7 +95,9 @@ export class Viewer {
     if (box.isEmpty()) box.set(new THREE.Vector3(-1, -1, -1), new THREE.Vector3(1, 1, 1));
     const centre = box.getCenter(new THREE.Vector3());
     const size = Math.max(...box.getSize(new THREE.Vector3()).toArray(), 1e-3);
-    this.camera.position.set(centre.x + size * 0.6, centre.y + size * 0.3, centre.z - size * 1.7);
+    // far enough for the largest side to fill 85 % of the view height, from the sensor's side, a little above
+    const distance = (size / 2 / Math.tan(THREE.MathUtils.degToRad(this.camera.fov / 2))) / 0.85;
+    this.camera.position.copy(centre).add(new THREE.Vector3(0.3, 0.15, -1).normalize().multiplyScalar(distance));
     this.camera.near = size / 100;
     this.camera.far = size * 100;
     this.camera.updateProjectionMatrix();
