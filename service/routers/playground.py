@@ -23,8 +23,10 @@ router = APIRouter(tags=["playground"])
 STATIC = Path(__file__).resolve().parent.parent / "playground" / "static"
 _MEDIA = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
-_NOT_FOUND = {404: {"description": "no such sample or file", "content": {"application/problem+json": {
-    "schema": {"$ref": "#/components/schemas/Problem"}}}}}
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# a free string path parameter has no validation error to document (FastAPI would add a 422 otherwise)
+_NOT_FOUND = {404: {"description": "no such sample or file", "content": _PROBLEM},
+              "4XX": {"description": "any other client error, e.g. 405", "content": _PROBLEM}}
 
 
 class SampleInfo(BaseModel):
