@@ -7,11 +7,13 @@ motions and the bones to draw for each layout.
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from model.layouts import LAYOUTS
@@ -74,13 +76,20 @@ async def list_samples() -> SampleList:
     return SampleList(samples=[_info(name) for name in samples.SAMPLES])
 
 
+@functools.cache
+def _sample_body(name: str) -> bytes:
+    """The JSON answer for one sample, built once (the long sample is 45,000 numbers)."""
+    body = SampleOut(**_info(name).model_dump(), skeleton=samples.generate(name).tolist())
+    return json.dumps(body.model_dump(), separators=(",", ":")).encode()
+
+
 @router.get("/playground/samples/{name}", response_model=SampleOut, responses=_NOT_FOUND)
-async def get_sample(name: str) -> SampleOut:
+async def get_sample(name: str) -> Response:
     """One sample motion with its skeleton; 404 for an unknown name."""
     if name not in samples.SAMPLES:
         raise Problem(404, "unknown-sample", f"no sample named {name!r}; GET /playground/samples lists "
                       f"{', '.join(samples.SAMPLES)}")
-    return SampleOut(**_info(name).model_dump(), skeleton=samples.generate(name).tolist())
+    return Response(_sample_body(name), media_type="application/json")
 
 
 @router.get("/playground/layouts")
