@@ -56,12 +56,12 @@ export class Viewer {
 
   load(seq, drawing, fps) {
     this.pause();
-    for (const body of this.bodies) { this.scene.remove(body); body.geometry.dispose(); }
+    for (const body of this.bodies) { body.geometry.dispose(); body.children[0].geometry.dispose(); }
     this.scene.clear();
     this.seq = seq;
     this.drawing = drawing;
     this.fps = fps || 30;
-    const [M] = seq.shape;
+    const [M, , V] = seq.shape;
     const colours = drawing.bones.flatMap(([a, b]) => {
       const s = side(drawing.joints[b]) === "centre" ? side(drawing.joints[a]) : side(drawing.joints[b]);
       const c = new THREE.Color(SIDE_COLOURS[s]);
@@ -73,6 +73,11 @@ export class Viewer {
       geometry.setAttribute("position", new THREE.Float32BufferAttribute(new Float32Array(drawing.bones.length * 6), 3));
       geometry.setAttribute("color", new THREE.Float32BufferAttribute(colours, 3));
       const lines = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ vertexColors: true }));
+      // the joints as dots: WebGL draws lines one pixel wide whatever their width
+      const joints = new THREE.Points(new THREE.BufferGeometry(), new THREE.PointsMaterial({ color: 0x3a3f47,
+        size: 5, sizeAttenuation: false }));
+      joints.geometry.setAttribute("position", new THREE.Float32BufferAttribute(new Float32Array(V * 3), 3));
+      lines.add(joints);
       this.bodies.push(lines);
       this.scene.add(lines);
     }
@@ -95,8 +100,8 @@ export class Viewer {
     if (box.isEmpty()) box.set(new THREE.Vector3(-1, -1, -1), new THREE.Vector3(1, 1, 1));
     const centre = box.getCenter(new THREE.Vector3());
     const size = Math.max(...box.getSize(new THREE.Vector3()).toArray(), 1e-3);
-    // far enough for the largest side to fill 85 % of the view height, from the sensor's side, a little above
-    const distance = (size / 2 / Math.tan(THREE.MathUtils.degToRad(this.camera.fov / 2))) / 0.85;
+    // far enough for the largest side to fill 70 % of the view height, from the sensor's side, a little above
+    const distance = (size / 2 / Math.tan(THREE.MathUtils.degToRad(this.camera.fov / 2))) / 0.7;
     this.camera.position.copy(centre).add(new THREE.Vector3(0.3, 0.15, -1).normalize().multiplyScalar(distance));
     this.camera.near = size / 100;
     this.camera.far = size * 100;
@@ -121,6 +126,12 @@ export class Viewer {
       });
       position.needsUpdate = true;
       lines.geometry.computeBoundingSphere();
+      const dots = lines.children[0].geometry;
+      for (let v = 0; v < this.seq.shape[2]; v += 1) {
+        dots.getAttribute("position").setXYZ(v, ...displayPoint(this.seq, this.drawing, m, this.frame, v));
+      }
+      dots.getAttribute("position").needsUpdate = true;
+      dots.computeBoundingSphere();
     });
     this.render();
     this.onFrame(this.frame, T);
