@@ -87,23 +87,26 @@ function post(route, path, options) {
   return call("POST", path, { json: { skeleton: nested(seq), ...options } });
 }
 
+// POST the sequence to a route; the answer's body, or null after showing its problem in `box`.
+async function send(route, box) {
+  if (!state.seq) return null;
+  mark(route, "busy");
+  const answer = await post(route, `/${route}`, requestOptions(route));
+  if (!answer.ok) { showProblem(box, `POST /${route}`, answer); mark(route, "error"); return null; }
+  clearProblem(box);
+  return answer.body;
+}
+
 async function recognize() {
-  if (!state.seq) return;
-  mark("recognize", "busy");
-  const answer = await post("recognize", "/recognize", requestOptions("recognize"));
-  if (!answer.ok) { showProblem($("problem-results"), "POST /recognize", answer); mark("recognize", "error"); return; }
-  clearProblem($("problem-results"));
-  showRanking($("results"), answer.body);
+  const body = await send("recognize", $("problem-results"));
+  if (!body) return;
+  showRanking($("results"), body);
   mark("recognize", "done");
 }
 
 async function detect() {
-  if (!state.seq) return;
-  mark("detect", "busy");
-  const answer = await post("detect", "/detect", requestOptions("detect"));
-  if (!answer.ok) { showProblem($("problem-detect"), "POST /detect", answer); mark("detect", "error"); return; }
-  clearProblem($("problem-detect"));
-  const body = answer.body;
+  const body = await send("detect", $("problem-detect"));
+  if (!body) return;
   timeline.showDetect(body);
   showVerdict($("detect-open-set"), body.open_set);
   showWarnings($("detect-warnings"), body);
