@@ -36,7 +36,7 @@ class BackgroundOut(BaseModel):
 
     start_frame: int
     end_frame: int
-    energy: float | None = Field(description="mean best-class energy over the scored part of the stretch; null "
+    energy: float | None = Field(description="mean best-class energy over the scored part of the stretch; left out "
                                              "when nobody was in view to score")
     score: float | None
 
