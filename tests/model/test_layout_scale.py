@@ -65,6 +65,6 @@ def test_nobody_is_empty_and_a_head_alone_is_refused():
 
 def test_a_fixed_scale_is_used_as_given():
     x = waist_up()
-    ntu = to_ntu25(x, "openpose25", scale=0.01)[0]
-    assert np.linalg.norm(ntu[0, 4] - ntu[0, 8]) == pytest.approx(2.4, rel=1e-5)
-    assert "shoulder width 2.4 m" in plausibility_warning(ntu)
+    ntu = to_ntu25(x, "openpose25", scale=0.02)[0]
+    assert np.linalg.norm(ntu[0, 4] - ntu[0, 8]) == pytest.approx(4.8, rel=1e-5)
+    assert "shoulder width 4.8 m" in plausibility_warning(ntu)

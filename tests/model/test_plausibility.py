@@ -25,15 +25,16 @@ def test_real_ntu_and_pkummd_skeletons_look_human(shared_data):
         assert set(medians) == set(BONES)
         assert 0.15 < medians["shoulder width"] < 0.4 and 0.4 < medians["torso"] < 0.6  # Kinect, measured
         assert plausibility_warning(joints) is None, medians
+        assert plausibility_warning(joints * 4.0) is not None  # a factor 4 is caught
 
 
 def test_wrong_units_and_a_giant_are_named(shared_data):
     joints = real_skeletons(shared_data)[0]
     assert set(implausible_bones(joints * 1000.0)) == set(BONES)  # millimetres read as metres
-    giant = joints * 3.0  # a torso of ~1.3 m: under the millimetre warning's reach, still no human
+    giant = joints * 5.0  # a torso of ~2.2 m: under the millimetre warning's reach (5), still no human
     warning = plausibility_warning(giant)
-    assert warning is not None and "torso 1.3" in warning and "expected 0.15-1" in warning
-    assert "thigh" in implausible_bones(joints * 0.2)  # a doll: too short
+    assert warning is not None and "torso 2.2" in warning and "expected 0.1-1.5" in warning
+    assert "torso" in implausible_bones(joints * 0.1)  # a doll: too short
 
 
 def test_hand_made_bones_and_filled_joints():

@@ -28,9 +28,9 @@ def test_waist_up_openpose_frames_are_answered_without_a_warning(client):
 def test_real_ntu_clips_pass_and_a_giant_is_warned(client, shared_data):
     clip = read_skeleton(sorted((shared_data / "skeletons" / "ntu60_raw").glob("*.skeleton"))[0]).joints
     assert "warning" not in client.post("/recognize", json={"skeleton": clip.tolist()}).json()
-    giant = client.post("/recognize", json={"skeleton": (clip * 3.0).tolist()}).json()
+    giant = client.post("/recognize", json={"skeleton": (clip * 5.0).tolist()}).json()
     assert "does not look human" in giant["warning"] and "torso" in giant["warning"]
-    detect = client.post("/detect", json={"skeleton": (clip * 3.0).tolist(), "window": 32, "stride": 16}).json()
+    detect = client.post("/detect", json={"skeleton": (clip * 5.0).tolist(), "window": 32, "stride": 16}).json()
     assert "does not look human" in detect["warning"]
 
 
