@@ -7,9 +7,6 @@ import io
 import numpy as np
 import pytest
 
-from model.pkummd import read_pkummd_skeleton
-from tests.service.svc_support import LABELS, register, running_app
-
 pytestmark = pytest.mark.integration
 
 
@@ -28,16 +25,8 @@ def frame_owners(body: dict) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def client():
-    with running_app() as c:
-        register(c, list(LABELS))
-        yield c
-
-
-@pytest.fixture(scope="module")
-def sample(shared_data):
-    path = shared_data / "skeletons" / "pkummd_raw" / "A10N08-L.txt"
-    return path, read_pkummd_skeleton(path)
+def sample(pkummd_sample):
+    return pkummd_sample
 
 
 def test_real_sample_every_frame_in_exactly_one_part(client, sample):

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from benchmarks.layout_cost import from_ntu
-from model.pkummd import read_pkummd_skeleton
-from tests.service.svc_support import LABELS, register, running_app
 
 pytestmark = pytest.mark.integration
 OPTIONS = {"window": 64, "stride": 16, "smooth": 1}
@@ -15,16 +13,9 @@ CHUNKS = (8, 16, 12, 8, 40)  # uneven chunk sizes, repeated
 
 
 @pytest.fixture(scope="module")
-def client():
-    with running_app() as c:
-        register(c, list(LABELS))
-        yield c
-
-
-@pytest.fixture(scope="module")
-def sample(shared_data):
+def sample(pkummd_sample):
     """The real PKU-MMD sample's first 360 frames with nobody in view in frames 200-247 (a chunk of zeros)."""
-    joints = read_pkummd_skeleton(shared_data / "skeletons" / "pkummd_raw" / "A10N08-L.txt")[:, :360].copy()
+    joints = pkummd_sample[1][:, :360].copy()
     joints[:, 200:248] = 0.0
     return joints
 
