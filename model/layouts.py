@@ -27,7 +27,10 @@ Conversion rules (`to_ntu25`):
   hip-centre distance over the sequence `TORSO_M` (0.5 m, an adult torso), and every joint gets z = `DEPTH_M`
   (a flat skeleton facing the sensor). `units` must be "px" (the default for 2D; normalised image
   coordinates work too);
-- `ntu25` is returned as given (only scaled by `units`), empty joints included.
+- `ntu25` is returned as given (only scaled by `units`), empty joints included;
+- `mirror=True` (selfie cameras, NTU's RGB videos) first negates x and swaps left/right joints in the layout's
+  own order (model/layout_mirror.py). More layouts: model/layout_maps_more.py (openpose18, h36m17, halpe26,
+  coco_wholebody133).
 """
 
 from __future__ import annotations
@@ -51,6 +54,21 @@ from model.layout_maps import (
     ntu25_from_openpose25,
     ntu25_identity,
 )
+from model.layout_maps_more import (
+    H36M17_JOINTS,
+    H36M17_PARENTS,
+    HALPE26_JOINTS,
+    HALPE26_PARENTS,
+    OPENPOSE18_JOINTS,
+    OPENPOSE18_PARENTS,
+    WHOLEBODY133_JOINTS,
+    WHOLEBODY133_PARENTS,
+    ntu25_from_h36m17,
+    ntu25_from_halpe26,
+    ntu25_from_openpose18,
+    ntu25_from_wholebody133,
+)
+from model.layout_mirror import unmirror
 
 DEFAULT_LAYOUT = "ntu25"
 DEFAULT_CONFIDENCE_THRESHOLD = 0.3
@@ -113,6 +131,16 @@ LAYOUTS: dict[str, LayoutSpec] = {spec.name: spec for spec in (
                (12, 9), (5, 2), "OpenPose BODY_25 in image coordinates (u, v[, confidence])"),
     LayoutSpec("openpose25-3d", OPENPOSE25_JOINTS, 3, "opencv", ntu25_from_openpose25, OPENPOSE25_PARENTS,
                (12, 9), (5, 2), "OpenPose BODY_25 in 3D, camera axes x right y down (x, y, z[, confidence])"),
+    # more formats (model/layout_maps_more.py)
+    LayoutSpec("openpose18", OPENPOSE18_JOINTS, 2, "opencv", ntu25_from_openpose18, OPENPOSE18_PARENTS, (11, 8),
+               (5, 2), "OpenPose COCO-18 / st-gcn Kinetics-skeleton in image coordinates (u, v[, confidence])"),
+    LayoutSpec("h36m17", H36M17_JOINTS, 3, "opencv", ntu25_from_h36m17, H36M17_PARENTS, (4, 1), (11, 14),
+               "Human3.6M-17 from 3D lifters, camera axes x right y down (x, y, z[, confidence])"),
+    LayoutSpec("halpe26", HALPE26_JOINTS, 2, "opencv", ntu25_from_halpe26, HALPE26_PARENTS, (11, 12), (5, 6),
+               "Halpe-26 (AlphaPose, RTMPose) in image coordinates (u, v[, confidence])"),
+    LayoutSpec("coco_wholebody133", WHOLEBODY133_JOINTS, 2, "opencv", ntu25_from_wholebody133,
+               WHOLEBODY133_PARENTS, (11, 12), (5, 6),
+               "COCO-WholeBody-133 (RTMPose, RTMW) in image coordinates (u, v[, confidence])"),
 )}
 
 
@@ -146,11 +174,14 @@ def check_shape(array: np.ndarray, layout: str) -> np.ndarray:
 
 
 def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
-             confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD, units: str | None = None) -> np.ndarray:
+             confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD, units: str | None = None,
+             mirror: bool = False) -> np.ndarray:
     """Convert a (T,V,C) or (M,T,V,C) skeleton of `layout` to float32 (M,T,25,3) NTU-25 (rules above)."""
     spec = get_layout(layout)
     units = resolve_units(spec, units)
     arr = check_shape(array, layout).astype(np.float64)
+    if mirror:  # a mirror view: back to the camera's view in the layout's own order (model/layout_mirror.py)
+        arr = unmirror(arr, spec.name)
     if spec.axes == "ntu":
         return (arr * UNIT_SCALE[units]).astype(np.float32)
     coords = arr[..., :spec.dims]
