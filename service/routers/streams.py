@@ -20,6 +20,7 @@ from service.deps import ServiceState
 from service.engine.open_set import bundle_threshold
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
+from service.inputs.layout_input import LayoutOptions
 from service.inputs.payloads import load_npy_body
 from service.inputs.rules import check_json_depth
 from service.problems import Problem, invalid
@@ -81,7 +82,7 @@ async def _receive(ws: WebSocket, state: ServiceState) -> dict[str, Any] | np.nd
     return value
 
 
-async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict[str, Any]]:
+async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict[str, Any], LayoutOptions]:
     start = await _receive(ws, state)
     if not isinstance(start, dict) or start.get("type") != "start":
         raise invalid("the first message must be {\"type\": \"start\", ...options}", kind="no-start")
@@ -90,6 +91,7 @@ async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict
         options = DetectOptionsIn.model_validate({k: v for k, v in start.items() if k not in ("type", "api_key")})
     except ValidationError as exc:
         raise invalid(f"start options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    layout = options.layout_options(["start"])
     spec = window_spec(options, state.settings)
     if spec.length + spec.stride > state.settings.stream_max_buffer_frames:
         raise invalid(f"window {spec.length} + stride {spec.stride} exceed the buffer limit of "
@@ -108,11 +110,12 @@ async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict
              "limits": {"max_message_bytes": state.settings.stream_max_message_bytes,
                         "max_buffer_frames": state.settings.stream_max_buffer_frames,
                         "idle_timeout_s": state.settings.stream_idle_timeout_s}}
-    return session, ready
+    return session, ready, layout
 
 
-def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, layout: str | None) -> np.ndarray | None:
-    """A frames message as (M,n,25,3) float32; None for `end`."""
+def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, opts: LayoutOptions,
+            notes: list[str]) -> np.ndarray | None:
+    """A frames message as (M,n,25,3) float32; None for `end` (warnings about the input go to `notes`)."""
     if isinstance(message, dict):
         kind = message.get("type")
         if kind == "end":
@@ -121,15 +124,21 @@ def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, layout: s
             raise invalid(f"expected a frames or end message, got type {kind!r}")
         message = message["frames"]
     limits = detect_limits(state.limits, state.settings)
-    return check_sequence(message, layout, limits, ["frames"])
+    return check_sequence(message, opts, limits, ["frames"], notes)
 
 
 async def _serve(ws: WebSocket, state: ServiceState) -> None:
-    session, ready = await _open(ws, state)
+    session, ready, layout = await _open(ws, state)
     await ws.send_json(ready)
-    layout = ready["layout"]
+    warned: set[str] = set()
     while True:
-        frames = _frames(await _receive(ws, state), state, layout)
+        notes: list[str] = []
+        frames = _frames(await _receive(ws, state), state, layout, notes)
+        for note in notes:  # each kind of warning once per connection (figures in it vary by chunk)
+            kind = note.split(": ", 1)[-1][:30]
+            if kind not in warned:
+                warned.add(kind)
+                await ws.send_json({"type": "warning", "detail": note})
         if frames is None:
             for event in await session.end():
                 await ws.send_json(event)

@@ -53,3 +53,11 @@ def test_frames_without_the_needed_joints_are_not_judged() -> None:
     x = coco_2d(2)
     x[..., 2] = 0.1  # nothing above the threshold
     assert order_warning(x, "coco17", 0.3) is None
+
+
+def test_degenerate_frames_and_native_ntu25_are_not_judged() -> None:
+    assert order_warning(np.ones((3, 17, 3)), "coco17", 0.3) is None
+    flipped = np.zeros((2, 25, 3))
+    flipped[:, 3, 1], flipped[:, 12, 1], flipped[:, 16, 1] = -1.0, 1.0, 1.0  # head below the hips
+    flipped[:, :, 2] = 3.0
+    assert order_warning(flipped, "ntu25", 0.3) is None
