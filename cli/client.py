@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.pose_input import InputSequence, collect_inputs, layout_arguments, layout_fields, read_inputs
+from cli.pose_input import load_sequence as load_sequence  # re-exported: it lived here before
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -133,23 +134,6 @@ def _cmd_rm(args: argparse.Namespace) -> int:
         return 0
 
     return _run(action)
-
-
-def load_sequence(path: Path) -> Any:
-    """Read one sequence: .npy (never pickled), NTU .skeleton or PKU-MMD .txt, as (M, T, 25, 3) float32."""
-    import numpy as np
-
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False).astype(np.float32, copy=False)
-    if path.suffix == ".skeleton":
-        from model.skeleton_io import read_skeleton
-
-        return read_skeleton(path).joints
-    if path.suffix == ".txt":
-        from model.pkummd import read_pkummd_skeleton
-
-        return read_pkummd_skeleton(path)
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .skeleton, .npy or PKU-MMD .txt)")
 
 
 def _chunks(items: list[InputSequence], size: int) -> Iterator[list[InputSequence]]:

@@ -72,11 +72,26 @@ def read_inputs(path: Path) -> list[InputSequence]:
 
         return [InputSequence(s.name, s.array, s.layout) for s in read_pose_path(path)]
     if path.suffix in NTU_SUFFIXES:
-        from cli.client import load_sequence
-
         return [InputSequence(str(path), load_sequence(path), None)]
     raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .skeleton, .npy, PKU-MMD .txt, "
                      ".json, .pkl or an OpenPose --write_json folder)")
+
+
+def load_sequence(path: Path) -> Any:
+    """Read one sequence: .npy (never pickled), NTU .skeleton or PKU-MMD .txt, as (M, T, 25, 3) float32."""
+    import numpy as np
+
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False).astype(np.float32, copy=False)
+    if path.suffix == ".skeleton":
+        from model.skeleton_io import read_skeleton
+
+        return read_skeleton(path).joints
+    if path.suffix == ".txt":
+        from model.pkummd import read_pkummd_skeleton
+
+        return read_pkummd_skeleton(path)
+    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .skeleton, .npy or PKU-MMD .txt)")
 
 
 def read_single(path: Path) -> InputSequence:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.client import format_results, load_sequence, register
-from cli.pose_input import collect_inputs
+from cli.client import format_results, register
+from cli.pose_input import collect_inputs, load_sequence
 from client import ScaleClient
 from client.classfile import ClassFileError, parse_class_lines
 from client.models import Prediction, Recognition
