@@ -123,3 +123,12 @@ def test_plain_containers_and_arrays_round_trip() -> None:
     back = restricted_loads(pickle.dumps(obj, protocol=2))
     assert back["a"] == obj["a"] and back["b"][1] == {1, 2} and float(back["c"]) == 1.5
     np.testing.assert_array_equal(back["b"][0], obj["b"][0])
+
+
+def test_the_service_never_reads_pose_files_or_pickles() -> None:
+    """Pose files and their restricted unpickler are for the CLI and offline tools, never for HTTP bodies."""
+    root = Path(__file__).resolve().parents[2] / "service"
+    sources = {p: p.read_text(encoding="utf-8") for p in root.rglob("*.py")}
+    assert sources
+    readers = ("pose_files", "import pickle", "pickle.load", "allow_pickle=True")
+    assert not [p for p, text in sources.items() if any(r in text for r in readers)]
