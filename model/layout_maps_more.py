@@ -43,6 +43,7 @@ WHOLEBODY133_JOINTS = (
     "right_heel", *(f"face_{i}" for i in range(68)), *(f"left_hand_{n}" for n in _HAND),
     *(f"right_hand_{n}" for n in _HAND),
 )
+COCO_LIMBS = ((5, 7, 9, 11, 13, 15), (6, 8, 10, 12, 14, 16))  # shoulder, elbow, wrist, hip, knee, ankle
 LEFT_HAND, RIGHT_HAND = 91, 112  # first keypoint (the hand's own wrist) of each 21-point hand
 THUMB_TIP, MIDDLE_KNUCKLE, MIDDLE_TIP = 4, 9, 12  # offsets inside a hand
 
@@ -67,44 +68,44 @@ def _feet_from_shins(out: np.ndarray) -> None:
         out[..., foot, :] = out[..., ankle, :] + 0.2 * (out[..., ankle, :] - out[..., knee, :])
 
 
+def _body(j: np.ndarray, limbs: tuple[tuple[int, ...], tuple[int, ...]], spine_base: np.ndarray,
+          spine_shoulder: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Limbs copied, trunk and head placed, hands by the forearm rule: what every layout here shares."""
+    out = np.zeros((*j.shape[:-2], 25, 3), dtype=np.float64)
+    _limbs(out, j, *limbs)
+    _trunk(out, spine_base, spine_shoulder, head)
+    _forearm_hands(out)
+    return out
+
+
 def ntu25_from_openpose18(j: np.ndarray) -> np.ndarray:
     """(M,T,18,3) OpenPose COCO-18 in NTU axes -> (M,T,25,3) by the table in the module docstring."""
-    out = np.zeros((*j.shape[:-2], 25, 3), dtype=np.float64)
-    _limbs(out, j, (5, 6, 7, 11, 12, 13), (2, 3, 4, 8, 9, 10))
-    _trunk(out, _mid(j[..., 8, :], j[..., 11, :]), j[..., 1, :], _mid(j[..., 16, :], j[..., 17, :]))
-    _forearm_hands(out)
+    out = _body(j, ((5, 6, 7, 11, 12, 13), (2, 3, 4, 8, 9, 10)), _mid(j[..., 8, :], j[..., 11, :]), j[..., 1, :],
+                _mid(j[..., 16, :], j[..., 17, :]))
     _feet_from_shins(out)
     return out
 
 
 def ntu25_from_h36m17(j: np.ndarray) -> np.ndarray:
     """(M,T,17,3) Human3.6M-17 in NTU axes -> (M,T,25,3) by the table in the module docstring."""
-    out = np.zeros((*j.shape[:-2], 25, 3), dtype=np.float64)
-    _limbs(out, j, (11, 12, 13, 4, 5, 6), (14, 15, 16, 1, 2, 3))
-    _trunk(out, j[..., 0, :], j[..., 8, :], _mid(j[..., 9, :], j[..., 10, :]))
+    out = _body(j, ((11, 12, 13, 4, 5, 6), (14, 15, 16, 1, 2, 3)), j[..., 0, :], j[..., 8, :],
+                _mid(j[..., 9, :], j[..., 10, :]))
     out[..., 1, :] = j[..., 7, :]
-    _forearm_hands(out)
     _feet_from_shins(out)
     return out
 
 
 def ntu25_from_halpe26(j: np.ndarray) -> np.ndarray:
     """(M,T,26,3) Halpe-26 in NTU axes -> (M,T,25,3) by the table in the module docstring."""
-    out = np.zeros((*j.shape[:-2], 25, 3), dtype=np.float64)
-    _limbs(out, j, (5, 7, 9, 11, 13, 15), (6, 8, 10, 12, 14, 16))
-    _trunk(out, j[..., 19, :], j[..., 18, :], _mid(j[..., 3, :], j[..., 4, :]))
-    _forearm_hands(out)
+    out = _body(j, COCO_LIMBS, j[..., 19, :], j[..., 18, :], _mid(j[..., 3, :], j[..., 4, :]))
     _feet_from_toes(out, j, (20, 22), (21, 23))
     return out
 
 
 def ntu25_from_wholebody133(j: np.ndarray) -> np.ndarray:
     """(M,T,133,3) COCO-WholeBody in NTU axes -> (M,T,25,3) by the table in the module docstring."""
-    out = np.zeros((*j.shape[:-2], 25, 3), dtype=np.float64)
-    _limbs(out, j, (5, 7, 9, 11, 13, 15), (6, 8, 10, 12, 14, 16))
-    _trunk(out, _mid(j[..., 11, :], j[..., 12, :]), _mid(j[..., 5, :], j[..., 6, :]),
-           _mid(j[..., 3, :], j[..., 4, :]))
-    _forearm_hands(out)  # kept where a hand was never seen (all its points filled onto the wrist)
+    out = _body(j, COCO_LIMBS, _mid(j[..., 11, :], j[..., 12, :]), _mid(j[..., 5, :], j[..., 6, :]),
+                _mid(j[..., 3, :], j[..., 4, :]))  # forearm hands kept where a hand was never seen
     for wrist, hand, ntu in ((9, LEFT_HAND, (7, 21, 22)), (10, RIGHT_HAND, (11, 23, 24))):
         points = j[..., hand:hand + 21, :]
         seen = np.any(points != j[..., wrist:wrist + 1, :], axis=(-1, -2))
