@@ -82,13 +82,20 @@ async def _receive(ws: WebSocket, state: ServiceState) -> dict[str, Any] | np.nd
     return value
 
 
+def _query_options(ws: WebSocket) -> dict[str, Any]:
+    """Options given in the connection's query string (the start message's fields override them)."""
+    params = ws.query_params
+    return {k: params.getlist(k) if k == "classes" else params[k] for k in params if k != "api_key"}
+
+
 async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict[str, Any], LayoutOptions]:
     start = await _receive(ws, state)
     if not isinstance(start, dict) or start.get("type") != "start":
         raise invalid("the first message must be {\"type\": \"start\", ...options}", kind="no-start")
     _check_key(state, ws, start)
     try:
-        options = DetectOptionsIn.model_validate({k: v for k, v in start.items() if k not in ("type", "api_key")})
+        options = DetectOptionsIn.model_validate({**_query_options(ws), **{k: v for k, v in start.items()
+                                                                            if k not in ("type", "api_key")}})
     except ValidationError as exc:
         raise invalid(f"start options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
     layout = options.layout_options(["start"])

@@ -164,3 +164,16 @@ def test_recognize_query_parameters_cover_every_layout_option(client) -> None:
     names = {p["name"] for p in spec["parameters"] if p["in"] == "query"}
     assert set(LayoutOptionsIn.model_fields) <= names
     assert set(LayoutOptionsIn.model_fields) == {"layout", "units", "confidence_threshold", "mirror"}
+
+
+def test_streams_take_the_options_from_the_query_string_too(client) -> None:
+    seq = mediapipe_sequence(16) * [100.0, 100.0, 100.0, 1.0]
+    with client.websocket_connect("/streams?layout=mediapipe33&units=cm&mirror=true") as ws:
+        ws.send_json({"type": "start", "window": 16, "stride": 8})
+        assert ws.receive_json()["layout"] == "mediapipe33"
+        ws.send_json({"type": "frames", "frames": seq.tolist()})
+        ws.send_json({"type": "end"})
+        events = []
+        while not events or events[-1]["type"] != "end":
+            events.append(ws.receive_json())
+    assert not [e for e in events if e["type"] == "warning"] and any(e["type"] == "window" for e in events)
