@@ -164,6 +164,8 @@ def test_recognize_query_parameters_cover_every_layout_option(client) -> None:
     names = {p["name"] for p in spec["parameters"] if p["in"] == "query"}
     assert set(LayoutOptionsIn.model_fields) <= names
     assert set(LayoutOptionsIn.model_fields) == {"layout", "units", "confidence_threshold", "mirror"}
+    body = spec["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert set(LayoutOptionsIn.model_fields) <= set(body)  # the published JSON body lists them too
 
 
 def test_streams_take_the_options_from_the_query_string_too(client) -> None:
