@@ -10,6 +10,10 @@ Arrays keep the (M, T, V, C) convention with V of the layout; (T, V, C) means M 
 | `mediapipe33` | 33 | 3 or 4 | x, y, z [, visibility] | MediaPipe world landmarks: metres, origin hip centre, y down |
 | `openpose25` | 25 | 2 or 3 | u, v [, confidence] | image, like `coco17` |
 | `openpose25-3d` | 25 | 3 or 4 | x, y, z [, confidence] | camera, like `coco17-3d` |
+| `openpose18` | 18 | 2 or 3 | u, v [, confidence] | image, like `coco17` (OpenPose COCO-18, st-gcn Kinetics) |
+| `h36m17` | 17 | 3 or 4 | x, y, z [, confidence] | camera, like `coco17-3d` (Human3.6M-17 from 3D lifters) |
+| `halpe26` | 26 | 2 or 3 | u, v [, confidence] | image, like `coco17` |
+| `coco_wholebody133` | 133 | 2 or 3 | u, v [, confidence] | image, like `coco17` |
 
 The optional last channel (C = spatial dims + 1) is the per-joint confidence/visibility in [0, 1].
 
