@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-SKELETON_SUFFIXES = (".skeleton", ".npy")  # in folders; a single file may also be PKU-MMD .txt
+from cli.pose_input import InputSequence, collect_inputs, layout_arguments, layout_fields, read_inputs
+from cli.pose_input import load_sequence as load_sequence  # re-exported: it lived here before
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -41,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.set_defaults(func=_cmd_rm)
 
     rec = subparsers.add_parser("recognize", parents=[conn],
-                                help="rank registered classes for a .skeleton/.npy/PKU-MMD .txt file or a folder")
+                                help="rank registered classes for a skeleton or pose file (.skeleton, .npy, PKU-MMD "
+                                ".txt, .json, pyskl .pkl), an OpenPose --write_json folder, or a folder of files")
     rec.add_argument("path", type=Path)
     rec.add_argument("--top-k", type=int, default=5)
     rec.add_argument("--classes", default=None,
@@ -50,11 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--format", choices=("table", "json", "csv"), default=None,
                      help="output format (default: from --out's suffix, else table)")
     rec.add_argument("--batch-size", type=int, default=8, help="sequences per request")
-    rec.add_argument("--layout", default=None, help="joint layout of .npy files: ntu25 (default), coco17, "
-                     "coco17-3d, mediapipe33, openpose25, openpose25-3d (docs/skeletons.md)")
-    rec.add_argument("--units", default=None, help="coordinate units: m (default), cm, mm for 3D; px for 2D")
-    rec.add_argument("--confidence-threshold", type=float, default=None,
-                     help="joints with a lower confidence count as missing (default 0.3)")
+    layout_arguments(rec)
     rec.set_defaults(func=_cmd_recognize)
 
 
@@ -138,36 +136,7 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     return _run(action)
 
 
-def load_sequence(path: Path) -> Any:
-    """Read one sequence: .npy (never pickled), NTU .skeleton or PKU-MMD .txt, as (M, T, 25, 3) float32."""
-    import numpy as np
-
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False).astype(np.float32, copy=False)
-    if path.suffix == ".skeleton":
-        from model.skeleton_io import read_skeleton
-
-        return read_skeleton(path).joints
-    if path.suffix == ".txt":
-        from model.pkummd import read_pkummd_skeleton
-
-        return read_pkummd_skeleton(path)
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (expected .skeleton, .npy or PKU-MMD .txt)")
-
-
-def collect_files(path: Path) -> list[Path]:
-    """The file itself, or every .skeleton/.npy file directly inside a folder, sorted by name."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SKELETON_SUFFIXES)
-        if not files:
-            raise ValueError(f"{path}: no .skeleton or .npy files in this folder")
-        return files
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or folder")
-    return [path]
-
-
-def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
+def _chunks(items: list[InputSequence], size: int) -> Iterator[list[InputSequence]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -212,22 +181,26 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
             raise ValueError("--batch-size and --top-k must be >= 1")
         fmt = args.format or (args.out.suffix.lstrip(".") if args.out and args.out.suffix in (".json", ".csv")
                               else "table")
-        files = collect_files(args.path)
+        inputs = [seq for p in collect_inputs(args.path) for seq in read_inputs(p)]
         candidates = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         results: list[tuple[Path, Any]] = []
         warned: set[str] = set()
-        with _client(args) as client, tqdm(total=len(files), unit="seq", disable=None, file=sys.stderr) as bar:
-            for chunk in _chunks(files, args.batch_size):
-                arrays = [load_sequence(p) for p in chunk]
-                answers = client.recognize_batch(arrays, args.top_k, candidates, layout=args.layout,
-                                                 units=args.units, confidence_threshold=args.confidence_threshold)
-                if len(answers) != len(chunk):
-                    raise ValueError(f"the service answered {len(answers)} rankings for {len(chunk)} sequences")
-                results.extend(zip(chunk, answers, strict=True))
-                for note in sorted({a.warning for a in answers if a.warning} - warned):
-                    warned.add(note)
-                    print(f"warning: {note}", file=sys.stderr)
-                bar.update(len(chunk))
+        by_layout: dict[str | None, list[InputSequence]] = {}  # one request carries one layout
+        for seq in inputs:
+            by_layout.setdefault(args.layout or seq.layout, []).append(seq)
+        with _client(args) as client, tqdm(total=len(inputs), unit="seq", disable=None, file=sys.stderr) as bar:
+            for layout, group in by_layout.items():
+                for chunk in _chunks(group, args.batch_size):
+                    answers = client.recognize_batch([s.array for s in chunk], args.top_k, candidates,
+                                                     **layout_fields(args, layout))
+                    if len(answers) != len(chunk):
+                        raise ValueError(f"the service answered {len(answers)} rankings for {len(chunk)} "
+                                         "sequences")
+                    results.extend((Path(s.name), a) for s, a in zip(chunk, answers, strict=True))
+                    for note in sorted({a.warning for a in answers if a.warning} - warned):
+                        warned.add(note)
+                        print(f"warning: {note}", file=sys.stderr)
+                    bar.update(len(chunk))
         warning = demo_warning(results)
         if warning:  # on stderr, so piped JSON/CSV stays parseable and the warning still reaches the user
             print(f"WARNING: {warning}", file=sys.stderr)

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.client import _connection_options, _run, _table, emit, load_sequence
+from cli.client import _connection_options, _run, _table, emit
+from cli.pose_input import layout_arguments, layout_fields, read_single
 
 
 def _detect_options(parser: argparse.ArgumentParser) -> None:
@@ -16,13 +17,16 @@ def _detect_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", default=None, help="comma-separated class ids or labels (default: all)")
     parser.add_argument("--threshold", type=float, default=None, help="open-set energy threshold override")
     parser.add_argument("--smooth", type=int, default=None, help="moving average over this many windows")
+    layout_arguments(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `detect`, `stream` and `detect-eval` to the root `scale` parser."""
     conn = _connection_options()
-    det = subparsers.add_parser("detect", parents=[conn], help="find actions in a long sequence (.txt/.npy/.skeleton)")
-    det.add_argument("path", type=Path, help="PKU-MMD skeleton .txt, .npy (M,T,25,3) or NTU .skeleton")
+    det = subparsers.add_parser("detect", parents=[conn], help="find actions in a long sequence (a skeleton or pose "
+                                "file, or an OpenPose --write_json folder)")
+    det.add_argument("path", type=Path, help="PKU-MMD skeleton .txt, .npy (M,T,V,C) of --layout, NTU .skeleton, "
+                     ".json pose file, Kinetics-skeleton .json, pyskl .pkl with one sample, or an OpenPose folder")
     _detect_options(det)
     det.add_argument("--format", choices=("table", "json", "pkummd"), default="table",
                      help="pkummd: label,start,end,confidence lines for `scale detect-eval`")
@@ -32,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     det.set_defaults(func=_cmd_detect)
 
     st = subparsers.add_parser("stream", parents=[conn], help="replay a file over WebSocket /streams")
-    st.add_argument("path", type=Path)
+    st.add_argument("path", type=Path, help="any input `scale detect` reads")
     st.add_argument("--fps", type=float, default=30.0, help="frames per second to send (0 = as fast as possible)")
     st.add_argument("--chunk", type=int, default=8, help="frames per message")
     _detect_options(st)
@@ -47,10 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.set_defaults(func=_cmd_eval)
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
+def _options(args: argparse.Namespace, implied_layout: str | None = None) -> dict[str, Any]:
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     return {"window": args.window, "stride": args.stride, "classes": classes, "threshold": args.threshold,
-            "smooth": args.smooth}
+            "smooth": args.smooth, **layout_fields(args, implied_layout)}
 
 
 def pkummd_lines(answer: dict[str, Any], label_numbers: dict[str, int]) -> str:
@@ -76,9 +80,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from cli.client import _client
 
     def action() -> int:
-        joints = load_sequence(args.path)
+        source = read_single(args.path)
         with _client(args) as client:
-            answer = client.detect(joints, **_options(args))
+            answer = client.detect(source.array, **_options(args, source.layout))
             numbers = _label_numbers(args, client) if args.format == "pkummd" else {}
         if args.format == "json":
             text = json.dumps(answer, indent=2)
@@ -108,6 +112,8 @@ def _describe(event: dict[str, Any]) -> str | None:
                 f"[{event['latency_ms']:.1f} ms]")
     if kind == "end":
         return f"end: {event['frames']} frames, {event['windows']} windows"
+    if kind == "warning":  # about the input (joint order, units), once per kind and stream
+        return f"warning: {event['detail']}"
     return None
 
 
@@ -117,15 +123,15 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     def action() -> int:
         if args.chunk < 1 or args.fps < 0:
             raise ValueError("--chunk must be >= 1 and --fps >= 0")
-        joints = load_sequence(args.path)
+        source = read_single(args.path)
 
         def show(event: dict[str, Any]) -> None:
             line = json.dumps(event) if args.json else _describe(event)
             if line:
                 print(line, flush=True)
 
-        options = {k: v for k, v in _options(args).items() if v is not None}
-        replay(joints, args.url, args.api_key, fps=args.fps or None, chunk=args.chunk, on_event=show, **options)
+        options = {k: v for k, v in _options(args, source.layout).items() if v is not None}
+        replay(source.array, args.url, args.api_key, fps=args.fps or None, chunk=args.chunk, on_event=show, **options)
         return 0
 
     return _run(action)

@@ -150,22 +150,25 @@ class ScaleClient(_Base):
 
     def recognize(self, skeleton: Any, top_k: int | None = 5, classes: Sequence[str] | None = None,
                   encoding: Encoding = "json", layout: str | None = None, units: str | None = None,
-                  confidence_threshold: float | None = None) -> Recognition:
+                  confidence_threshold: float | None = None, mirror: bool | None = None) -> Recognition:
         """POST /recognize for one (T,V,C) or (M,T,V,C) sequence of `layout` (default ntu25); `classes` restricts."""
-        extra = _layout_fields(layout, units, confidence_threshold)
+        extra = _layout_fields(layout, units, confidence_threshold, mirror)
         return parse_recognitions(self._send(_recognize_call([skeleton], False, top_k, classes, encoding, extra)))[0]
 
     def recognize_batch(self, skeletons: Sequence[Any], top_k: int | None = 5,
                         classes: Sequence[str] | None = None, encoding: Encoding = "json",
                         layout: str | None = None, units: str | None = None,
-                        confidence_threshold: float | None = None) -> list[Recognition]:
+                        confidence_threshold: float | None = None, mirror: bool | None = None) -> list[Recognition]:
         """POST /recognize with several sequences in one request; one Recognition per sequence, in order."""
         if not skeletons:
             raise ValueError("no skeletons to recognize")
-        extra = _layout_fields(layout, units, confidence_threshold)
+        extra = _layout_fields(layout, units, confidence_threshold, mirror)
         return parse_recognitions(self._send(_recognize_call(skeletons, True, top_k, classes, encoding, extra)))
 
 
-    def detect(self, skeleton: Any, **options: Any) -> dict[str, Any]:
-        """POST /detect for one long (T,25,3) or (M,T,25,3) sequence (.npy body); options as in docs/service.md."""
-        return self._send(detect_call(skeleton, options))
+    def detect(self, skeleton: Any, layout: str | None = None, units: str | None = None,
+               confidence_threshold: float | None = None, mirror: bool | None = None, **options: Any) -> dict[str, Any]:
+        """POST /detect for one long (T,V,C) or (M,T,V,C) sequence of `layout` (.npy body); options as in
+        docs/service.md (window, stride, classes, threshold, smooth, ...)."""
+        fields = _layout_fields(layout, units, confidence_threshold, mirror)
+        return self._send(detect_call(skeleton, {**fields, **options}))

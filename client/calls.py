@@ -75,10 +75,20 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _layout_fields(layout: str | None, units: str | None, confidence_threshold: float | None) -> dict[str, Any]:
-    """The layout options that were given, as recognize body fields / query parameters."""
-    given = {"layout": layout, "units": units, "confidence_threshold": confidence_threshold}
+def _layout_fields(layout: str | None, units: str | None, confidence_threshold: float | None,
+                   mirror: bool | None = None) -> dict[str, Any]:
+    """The input options that were given (layout, units, confidence_threshold, mirror), as body fields.
+
+    The service declares them once (service/inputs/layout_input.py LayoutOptionsIn) for /recognize, /detect
+    and /streams; `query_params` turns them into query parameters for .npy bodies.
+    """
+    given = {"layout": layout, "units": units, "confidence_threshold": confidence_threshold, "mirror": mirror}
     return {k: v for k, v in given.items() if v is not None}
+
+
+def query_params(fields: dict[str, Any]) -> dict[str, Any]:
+    """Options as query parameters: booleans as 'true' / 'false', None dropped."""
+    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in fields.items() if v is not None}
 
 
 def _recognize_call(skeletons: Sequence[Any], batch: bool, top_k: int | None, classes: Sequence[str] | None,
@@ -89,7 +99,7 @@ def _recognize_call(skeletons: Sequence[Any], batch: bool, top_k: int | None, cl
             raise ValueError("an npy batch needs sequences of one shape (N,M,T,25,3); use encoding='json' "
                              f"for sequences of different lengths (got {sorted({a.shape for a in arrays})})")
         payload = np.stack(arrays) if batch else arrays[0]
-        params: dict[str, Any] = dict(layout_fields or {})
+        params: dict[str, Any] = query_params(layout_fields or {})
         if top_k is not None:
             params["top_k"] = top_k
         if classes:

@@ -71,13 +71,14 @@ class StreamClient:
         return event
 
     def start(self, **options: Any) -> Event:
-        """Send the start message (window, stride, classes, threshold, smooth, ...); returns `ready`."""
+        """Send the start message (window, stride, classes, threshold, smooth, ... and the input options layout,
+        units, confidence_threshold, mirror); returns `ready`."""
         self._ws.send(json.dumps({"type": "start", **options}))
         self.ready = self._recv(None)
         return self.ready
 
     def send(self, frames: np.ndarray, binary: bool = True) -> None:
-        """Send (n,25,3) or (M,n,25,3) frames as a .npy message (binary) or JSON."""
+        """Send (n,V,C) or (M,n,V,C) frames of the start message's layout as a .npy message (binary) or JSON."""
         arr = np.asarray(frames, np.float32)
         self._ws.send(npy_bytes(arr) if binary else json.dumps({"type": "frames", "frames": arr.tolist()}))
 
@@ -102,14 +103,15 @@ class StreamClient:
 
 
 def chunks(joints: np.ndarray, size: int) -> Iterator[np.ndarray]:
-    """(M,T,25,3) -> consecutive (M,size,25,3) pieces."""
+    """(M,T,V,C) -> consecutive (M,size,V,C) pieces."""
     for start in range(0, joints.shape[1], size):
         yield joints[:, start:start + size]
 
 
 def replay(joints: np.ndarray, url: str | None = None, api_key: str | None = None, fps: float | None = 30.0,
            chunk: int = 8, on_event: Callable[[Event], None] | None = None, **options: Any) -> list[Event]:
-    """Stream a (T,25,3) or (M,T,25,3) sequence at `fps` frames per second (None = as fast as possible)."""
+    """Stream a (T,V,C) or (M,T,V,C) sequence at `fps` frames per second (None = as fast as possible); `options`
+    go in the start message (window, stride, ..., layout, units, confidence_threshold, mirror)."""
     arr = np.asarray(joints, np.float32)
     arr = arr[None] if arr.ndim == 3 else arr
     events: list[Event] = []

@@ -10,6 +10,10 @@ Arrays keep the (M, T, V, C) convention with V of the layout; (T, V, C) means M 
 | `mediapipe33` | 33 | 3 or 4 | x, y, z [, visibility] | MediaPipe world landmarks: metres, origin hip centre, y down |
 | `openpose25` | 25 | 2 or 3 | u, v [, confidence] | image, like `coco17` |
 | `openpose25-3d` | 25 | 3 or 4 | x, y, z [, confidence] | camera, like `coco17-3d` |
+| `openpose18` | 18 | 2 or 3 | u, v [, confidence] | image, like `coco17` (OpenPose COCO-18, st-gcn Kinetics) |
+| `h36m17` | 17 | 3 or 4 | x, y, z [, confidence] | camera, like `coco17-3d` (Human3.6M-17 from 3D lifters) |
+| `halpe26` | 26 | 2 or 3 | u, v [, confidence] | image, like `coco17` |
+| `coco_wholebody133` | 133 | 2 or 3 | u, v [, confidence] | image, like `coco17` |
 
 The optional last channel (C = spatial dims + 1) is the per-joint confidence/visibility in [0, 1].
 
@@ -27,7 +31,10 @@ Conversion rules (`to_ntu25`):
   (model/layout_scale.py: the torso is `TORSO_M`, 0.5 m, or without hips the shoulder width is 0.36 m), and
   every joint gets z = `DEPTH_M` (a flat skeleton facing the sensor). `units` must be "px" (the default for
   2D; normalised image coordinates work too). A sequence with nobody in it maps to all-zero frames;
-- `ntu25` is returned as given (only scaled by `units`), empty joints included.
+- `ntu25` is returned as given (only scaled by `units`), empty joints included;
+- `mirror=True` (selfie cameras, NTU's RGB videos) first negates x and swaps left/right joints in the layout's
+  own order (model/layout_mirror.py). More layouts: model/layout_maps_more.py (openpose18, h36m17, halpe26,
+  coco_wholebody133).
 """
 
 from __future__ import annotations
@@ -51,6 +58,21 @@ from model.layout_maps import (
     ntu25_from_openpose25,
     ntu25_identity,
 )
+from model.layout_maps_more import (
+    H36M17_JOINTS,
+    H36M17_PARENTS,
+    HALPE26_JOINTS,
+    HALPE26_PARENTS,
+    OPENPOSE18_JOINTS,
+    OPENPOSE18_PARENTS,
+    WHOLEBODY133_JOINTS,
+    WHOLEBODY133_PARENTS,
+    ntu25_from_h36m17,
+    ntu25_from_halpe26,
+    ntu25_from_openpose18,
+    ntu25_from_wholebody133,
+)
+from model.layout_mirror import unmirror
 from model.layout_scale import ScaleError, metres_per_unit, place_hidden_hips
 
 DEFAULT_LAYOUT = "ntu25"
@@ -113,6 +135,16 @@ LAYOUTS: dict[str, LayoutSpec] = {spec.name: spec for spec in (
                (12, 9), (5, 2), "OpenPose BODY_25 in image coordinates (u, v[, confidence])"),
     LayoutSpec("openpose25-3d", OPENPOSE25_JOINTS, 3, "opencv", ntu25_from_openpose25, OPENPOSE25_PARENTS,
                (12, 9), (5, 2), "OpenPose BODY_25 in 3D, camera axes x right y down (x, y, z[, confidence])"),
+    # more formats (model/layout_maps_more.py)
+    LayoutSpec("openpose18", OPENPOSE18_JOINTS, 2, "opencv", ntu25_from_openpose18, OPENPOSE18_PARENTS, (11, 8),
+               (5, 2), "OpenPose COCO-18 / st-gcn Kinetics-skeleton in image coordinates (u, v[, confidence])"),
+    LayoutSpec("h36m17", H36M17_JOINTS, 3, "opencv", ntu25_from_h36m17, H36M17_PARENTS, (4, 1), (11, 14),
+               "Human3.6M-17 from 3D lifters, camera axes x right y down (x, y, z[, confidence])"),
+    LayoutSpec("halpe26", HALPE26_JOINTS, 2, "opencv", ntu25_from_halpe26, HALPE26_PARENTS, (11, 12), (5, 6),
+               "Halpe-26 (AlphaPose, RTMPose) in image coordinates (u, v[, confidence])"),
+    LayoutSpec("coco_wholebody133", WHOLEBODY133_JOINTS, 2, "opencv", ntu25_from_wholebody133,
+               WHOLEBODY133_PARENTS, (11, 12), (5, 6),
+               "COCO-WholeBody-133 (RTMPose, RTMW) in image coordinates (u, v[, confidence])"),
 )}
 
 
@@ -147,7 +179,7 @@ def check_shape(array: np.ndarray, layout: str) -> np.ndarray:
 
 def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
              confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD, units: str | None = None,
-             scale: float | None = None) -> np.ndarray:
+             mirror: bool = False, scale: float | None = None) -> np.ndarray:
     """Convert a (T,V,C) or (M,T,V,C) skeleton of `layout` to float32 (M,T,25,3) NTU-25 (rules above).
 
     `scale` (2D only): metres per image unit fixed by the caller (a stream fixes it once per connection);
@@ -156,6 +188,8 @@ def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
     spec = get_layout(layout)
     units = resolve_units(spec, units)
     arr = check_shape(array, layout).astype(np.float64)
+    if mirror:  # a mirror view: back to the camera's view in the layout's own order (model/layout_mirror.py)
+        arr = unmirror(arr, spec.name)
     if spec.axes == "ntu":
         out = arr * UNIT_SCALE[units]
         out[~np.isfinite(out).all(axis=-1)] = 0.0  # a non-finite joint is missing: NTU writes it as 0

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from model.config import NUM_CHANNELS, NUM_JOINTS
+from service.inputs.layout_input import LayoutOptionsIn
 from service.inputs.payloads import MAX_PERSONS_IN, NPY_MEDIA_TYPE
 from service.settings import Settings
 
@@ -87,6 +88,7 @@ def _recognize_body(s: Settings) -> dict[str, Any]:
             "classes": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1,
                         "maxItems": s.max_classes_per_request,
                         "description": "candidate class ids or labels (default: all registered)"},
+            **LayoutOptionsIn.model_json_schema()["properties"],  # layout, units, confidence_threshold, mirror
         },
     }
 

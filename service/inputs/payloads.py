@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from service.inputs.layout_input import (
     NTU25,
     LayoutOptions,
+    LayoutOptionsIn,
     check_layout_shape,
     convert,
-    layout_options,
-    sequences_warning,
+    joined,
 )
-from service.inputs.rules import check_json_depth, check_npy_magic, check_text_chars
+from service.inputs.rules import check_json_depth, check_not_empty, check_npy_magic, check_text_chars
 from service.problems import Problem, invalid
 
 NPY_MEDIA_TYPE = "application/x-npy"
@@ -76,8 +76,8 @@ class ClassList(BaseModel):
     stale: bool = Field(False, description="true when served from the last snapshot while Redis is down")
 
 
-class RecognizeIn(BaseModel):
-    """JSON body of POST /recognize: exactly one of `skeleton` or `skeletons`."""
+class RecognizeIn(LayoutOptionsIn):
+    """JSON body of POST /recognize: exactly one of `skeleton` or `skeletons` (plus the layout options)."""
 
     model_config = ConfigDict(extra="forbid")
     skeleton: Any = Field(None, description="one sequence, (T,V,C) or (M,T,V,C) of the layout "
@@ -85,10 +85,6 @@ class RecognizeIn(BaseModel):
     skeletons: list[Any] | None = Field(None, description="several sequences, each (T,V,C) or (M,T,V,C)")
     top_k: int | None = Field(None, ge=1, strict=True, description="classes to return (default: SCALE_TOP_K, 5)")
     classes: list[str] | None = Field(None, description="candidate class ids or labels (default: all)")
-    layout: str | None = Field(None, description="joint layout of the skeletons: ntu25 (default), coco17, "
-                               "coco17-3d, mediapipe33, openpose25, openpose25-3d (see GET /info)")
-    units: str | None = Field(None, description="3D: m (default), cm or mm; 2D layouts: px")
-    confidence_threshold: float | None = Field(None, description="joints below it count as missing (0.3)")
     aggregation: Literal["logmeanexp", "min", "mean_conditioning"] | None = Field(
         None, description="how a class's text energies fold into one (default: SCALE_TEXT_AGGREGATION)")
     open_set_threshold: float | None = Field(None, description="energy threshold overriding the bundle's")
@@ -146,9 +142,11 @@ LONG_SEQUENCE_HINT = ("; for a long untrimmed sequence use POST /detect, which s
 
 
 def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hint: str = LONG_SEQUENCE_HINT,
-                   *, opts: LayoutOptions = NTU25, mapped: bool = True) -> np.ndarray:
+                   *, opts: LayoutOptions = NTU25, notes: list[str] | None = None,
+                   mapped: bool = True) -> np.ndarray:
     """Validate one sequence of `opts.layout`, return it as float32 NTU (M,T,25,3); 422 naming the issue.
 
+    Warnings about the input (joint order, units, plausibility) are appended to `notes` when it is given.
     mapped=False returns the validated float64 (M,T,V,C) of the layout instead (a stream maps it later).
     """
     where = ".".join(str(p) for p in loc)
@@ -186,7 +184,14 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hi
                       loc=loc, kind="non-finite")
     if np.abs(arr).max() > 1e6:
         raise invalid(f"{where} has coordinates beyond 1e6 (expected metres)", loc=loc, kind="out-of-range")
-    return convert(arr, opts, where, loc) if mapped else arr
+    if mapped:
+        return convert(arr, opts, where, loc, notes)
+    if notes is not None:  # a stream chunk: warnings from this chunk alone; the connection maps it later
+        try:
+            convert(arr, opts, where, loc, notes)
+        except Problem:
+            pass
+    return arr
 
 
 def _kind_name(arr: np.ndarray) -> str:
@@ -211,7 +216,9 @@ def _check_options(top_k: int, classes: list[str] | None, limits: Limits) -> Non
 
 
 def load_json_body(body: bytes) -> Any:
-    """A JSON body, refused before parsing when nested too deep (422 `too-deep`) or malformed (`bad-json`)."""
+    """A JSON body, refused before parsing when empty (422 `empty-body`), nested too deep (`too-deep`) or
+    malformed (`bad-json`)."""
+    check_not_empty(body)
     check_json_depth(body)
     try:
         return json.loads(body)
@@ -232,19 +239,22 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
         raise invalid("give exactly one of 'skeleton' (one sequence) or 'skeletons' (a list)", loc=["body"])
     top_k = req.top_k if req.top_k is not None else limits.default_top_k
     _check_options(top_k, req.classes, limits)
-    opts = layout_options(req.layout, req.units, req.confidence_threshold, ["body", "layout"])
+    opts = req.layout_options(["body"])
+    notes: list[str] = []
     if req.skeletons is not None:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
-        seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts=opts) for i, s in enumerate(req.skeletons)]
-        return RecognizeRequest(seqs, True, top_k, req.classes, warning=sequences_warning(seqs),
+        seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts=opts, notes=notes)
+                for i, s in enumerate(req.skeletons)]
+        return RecognizeRequest(seqs, True, top_k, req.classes, warning=joined(notes),
                                 aggregation=req.aggregation, threshold=req.open_set_threshold)
-    seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts=opts)]
-    return RecognizeRequest(seqs, False, top_k, req.classes, warning=sequences_warning(seqs),
+    seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts=opts, notes=notes)]
+    return RecognizeRequest(seqs, False, top_k, req.classes, warning=joined(notes),
                             aggregation=req.aggregation, threshold=req.open_set_threshold)
 
 
 def load_npy_body(body: bytes) -> np.ndarray:
-    """A .npy body as an array of real numbers, never unpickled; 422 `bad-npy` otherwise."""
+    """A .npy body as an array of real numbers, never unpickled; 422 `empty-body` / `bad-npy` otherwise."""
+    check_not_empty(body)
     check_npy_magic(body)
     try:
         arr = np.load(io.BytesIO(body), allow_pickle=False)
@@ -262,12 +272,13 @@ def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits
     """Parse a .npy body: rank 3/4 is one sequence, rank 5 (N,M,T,V,C) a batch."""
     _check_options(top_k, classes, limits)
     arr = load_npy_body(body)
+    notes: list[str] = []
     if arr.ndim == 5:
         _check_count(list(arr), limits, ["body"])
-        seqs = [check_skeleton(s, limits, ["body", i], opts=opts) for i, s in enumerate(arr)]
-        return RecognizeRequest(seqs, True, top_k, classes, warning=sequences_warning(seqs))
-    seqs = [check_skeleton(arr, limits, ["body"], opts=opts)]
-    return RecognizeRequest(seqs, False, top_k, classes, warning=sequences_warning(seqs))
+        seqs = [check_skeleton(s, limits, ["body", i], opts=opts, notes=notes) for i, s in enumerate(arr)]
+        return RecognizeRequest(seqs, True, top_k, classes, warning=joined(notes))
+    seqs = [check_skeleton(arr, limits, ["body"], opts=opts, notes=notes)]
+    return RecognizeRequest(seqs, False, top_k, classes, warning=joined(notes))
 
 
 def check_text(value: str | None, name: str, index: int, limits: Limits) -> None:

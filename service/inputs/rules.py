@@ -27,6 +27,13 @@ def json_depth(body: bytes) -> int:
     return int(np.cumsum(step).max(initial=0))
 
 
+def check_not_empty(body: bytes) -> None:
+    """Refuse an empty (or whitespace-only) body with a 422 (kind empty-body), e.g. curl -d @missing-file."""
+    if not body.strip():
+        raise invalid("the body is empty: send a skeleton (JSON, .npy or, for /detect, PKU-MMD text)",
+                      loc=["body"], kind="empty-body")
+
+
 def check_json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> None:
     """Refuse a JSON body nested deeper than `limit` with a 422 (kind too-deep)."""
     depth = json_depth(body)

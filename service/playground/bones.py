@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from model.layout_maps import COCO17_JOINTS, MEDIAPIPE33_JOINTS, NTU25_JOINTS, OPENPOSE25_JOINTS
 from model.layouts import LAYOUTS
+from service.playground.bones_more import BONES_MORE
 
 _NTU25 = (
     ("SpineBase", "SpineMid"), ("SpineMid", "SpineShoulder"), ("SpineShoulder", "Neck"), ("Neck", "Head"),
@@ -50,7 +51,7 @@ _OPENPOSE25 = (
     ("RBigToe", "RSmallToe"), ("RAnkle", "RHeel"),
 )
 _BY_JOINTS = {NTU25_JOINTS: _NTU25, COCO17_JOINTS: _COCO17, MEDIAPIPE33_JOINTS: _MEDIAPIPE33,
-              OPENPOSE25_JOINTS: _OPENPOSE25}
+              OPENPOSE25_JOINTS: _OPENPOSE25, **BONES_MORE}
 
 
 def bones(layout: str) -> list[tuple[int, int]]:

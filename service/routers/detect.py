@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from service.deps import get_state
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import TEXT_MEDIA_TYPE, DetectIn, parse_detect
-from service.inputs.layout_input import sequences_warning
+from service.inputs.layout_input import joined
 from service.inputs.payloads import NPY_MEDIA_TYPE
 from service.problems import Problem
 from service.routers.recognize import resolve_candidates
@@ -19,7 +19,8 @@ router = APIRouter(tags=["recognition"])
 _BODY_DOC = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": DetectIn.model_json_schema()},
     NPY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary",
-                                "description": ".npy array (T,25,3) or (M,T,25,3); options in the query"}},
+                                "description": ".npy array (T,V,C) or (M,T,V,C) of the `layout` "
+                                "(default ntu25: (T,25,3)); options in the query"}},
     TEXT_MEDIA_TYPE: {"schema": {"type": "string", "description": "PKU-MMD skeleton text (150 numbers a line); "
                                  "options in the query"}},
 }}}
@@ -49,5 +50,4 @@ async def detect(request: Request) -> DetectOut:
     rows = await text_columns(records, state.conditioner, state.settings.text_aggregation)
     result = await run_detection(state, req, records, rows)
     return DetectOut(**result, bundle_version=state.bundle.version, registry_version=snap.version,
-                     demo=True if state.demo else None,
-                     warning="; ".join(w for w in (state.warning, sequences_warning([req.joints])) if w) or None)
+                     demo=True if state.demo else None, warning=joined([state.warning, req.warning]))

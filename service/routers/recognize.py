@@ -19,7 +19,7 @@ from service.engine.isolation import raise_if_failed
 from service.engine.model_state import ModelState
 from service.engine.open_set import open_set_field
 from service.engine.text_columns import fold, text_columns
-from service.inputs.layout_input import layout_options
+from service.inputs.layout_input import MIRROR_DOC, layout_options
 from service.inputs.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
@@ -101,13 +101,13 @@ def rank(energy: np.ndarray, uncertainty: np.ndarray, records: list[ClassRecord]
 
 
 async def _parse(request: Request, top_k: int | None, classes: list[str] | None, state: ServiceState,
-                 layout_query: tuple[str | None, str | None, float | None] = (None, None, None),
+                 layout_query: tuple[str | None, str | None, float | None, bool | None] = (None, None, None, None),
                  aggregation: str | None = None) -> RecognizeRequest:
     body = await request.body()
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media in (NPY_MEDIA_TYPE, "application/octet-stream"):
         k = top_k if top_k is not None else state.limits.default_top_k
-        opts = layout_options(*layout_query, ["query", "layout"])
+        opts = layout_options(*layout_query[:3], ["query"], layout_query[3])
         req = await run_in_threadpool(parse_npy_request, body, k, classes, state.limits, opts)
         return dataclasses.replace(req, threshold=_query_threshold(request))
     if media != "application/json" and not media.endswith("+json"):
@@ -115,9 +115,8 @@ async def _parse(request: Request, top_k: int | None, classes: list[str] | None,
                       f"application/json or {NPY_MEDIA_TYPE}")
     if top_k is not None or classes is not None or aggregation is not None or any(
             v is not None for v in layout_query) or "open_set_threshold" in request.query_params:
-        raise invalid("with a JSON body give top_k, classes, aggregation, open_set_threshold and layout options in the body, not "
-                      "the query",
-                      loc=["query"])
+        raise invalid("with a JSON body give top_k, classes, aggregation, open_set_threshold and the layout options "
+                      "(layout, units, confidence_threshold, mirror) in the body, not the query", loc=["query"])
     return await run_in_threadpool(parse_json_request, body, state.limits)
 
 
@@ -133,12 +132,14 @@ async def recognize(request: Request, model: Annotated[ModelState, Depends(use_m
                     units: Annotated[str | None, Query(description=".npy bodies: m, cm, mm (3D) or px (2D)")] = None,
                     confidence_threshold: Annotated[float | None, Query(description=".npy bodies: missing-joint "
                                                                         "threshold")] = None,
+                    mirror: Annotated[bool | None, Query(description=".npy bodies: " + MIRROR_DOC)] = None,
                     aggregation: Annotated[Literal[RULES] | None, Query(  # type: ignore[valid-type]
                         description=".npy bodies: how a class's text energies fold into one")] = None,
                     ) -> RecognizeOut | BatchRecognizeOut:
     """Rank registered classes (or the given candidates) for one or several skeleton sequences."""
     state = get_state(request)  # `model` is taken once: rows and scores come from one bundle across a reload
-    req = await _parse(request, top_k, classes, state, (layout, units, confidence_threshold), aggregation)
+    req = await _parse(request, top_k, classes, state, (layout, units, confidence_threshold, mirror),
+                       aggregation)
     rule = req.aggregation or aggregation or state.settings.text_aggregation
     snap = await state.snapshot()  # cheap version check: classes added on another replica are seen now
     records = resolve_candidates(snap, req.classes)

@@ -20,7 +20,7 @@ from service.deps import ServiceState
 from service.engine.open_set import bundle_threshold
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
-from service.inputs.layout_input import layout_options
+from service.inputs.layout_input import LayoutOptions
 from service.inputs.payloads import load_npy_body
 from service.inputs.rules import check_json_depth
 from service.problems import Problem, invalid
@@ -82,15 +82,23 @@ async def _receive(ws: WebSocket, state: ServiceState) -> dict[str, Any] | np.nd
     return value
 
 
-async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict[str, Any]]:
+def _query_options(ws: WebSocket) -> dict[str, Any]:
+    """Options given in the connection's query string (the start message's fields override them)."""
+    params = ws.query_params
+    return {k: params.getlist(k) if k == "classes" else params[k] for k in params if k != "api_key"}
+
+
+async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict[str, Any], LayoutOptions]:
     start = await _receive(ws, state)
     if not isinstance(start, dict) or start.get("type") != "start":
         raise invalid("the first message must be {\"type\": \"start\", ...options}", kind="no-start")
     _check_key(state, ws, start)
     try:
-        options = DetectOptionsIn.model_validate({k: v for k, v in start.items() if k not in ("type", "api_key")})
+        options = DetectOptionsIn.model_validate({**_query_options(ws), **{k: v for k, v in start.items()
+                                                                            if k not in ("type", "api_key")}})
     except ValidationError as exc:
         raise invalid(f"start options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    layout = options.layout_options(["start"])
     spec = window_spec(options, state.settings)
     if spec.length + spec.stride > state.settings.stream_max_buffer_frames:
         raise invalid(f"window {spec.length} + stride {spec.stride} exceed the buffer limit of "
@@ -102,7 +110,7 @@ async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict
     threshold = override if override is not None else bundle_threshold(state)
     source = "request" if override is not None else ("bundle" if threshold is not None else "none")
     session = StreamSession(state, spec, records, rows, threshold, source, options.smooth, options.min_score,
-                            layout_options(options.layout, None, None, ["layout"]))
+                            layout)
     ready = {"type": "ready", "window": {"length": spec.length, "stride": spec.stride},
              "classes": [{"id": r.id, "label": r.label} for r in records],
              "open_set": {"threshold": threshold, "source": source}, "bundle_version": state.bundle.version,
@@ -110,11 +118,15 @@ async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict
              "limits": {"max_message_bytes": state.settings.stream_max_message_bytes,
                         "max_buffer_frames": state.settings.stream_max_buffer_frames,
                         "idle_timeout_s": state.settings.stream_idle_timeout_s}}
-    return session, ready
+    return session, ready, layout
 
 
-def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, layout: str | None) -> np.ndarray | None:
-    """A frames message as validated raw (M,n,V,C) of the layout (the session maps it); None for `end`."""
+def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, opts: LayoutOptions,
+            notes: list[str]) -> np.ndarray | None:
+    """A frames message as validated raw (M,n,V,C) of the layout (the session maps it); None for `end`.
+
+    Warnings about the input go to `notes`.
+    """
     if isinstance(message, dict):
         kind = message.get("type")
         if kind == "end":
@@ -123,15 +135,21 @@ def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, layout: s
             raise invalid(f"expected a frames or end message, got type {kind!r}")
         message = message["frames"]
     limits = detect_limits(state.limits, state.settings)
-    return check_sequence(message, layout, limits, ["frames"], mapped=False)
+    return check_sequence(message, opts, limits, ["frames"], notes, mapped=False)
 
 
 async def _serve(ws: WebSocket, state: ServiceState) -> None:
-    session, ready = await _open(ws, state)
+    session, ready, layout = await _open(ws, state)
     await ws.send_json(ready)
-    layout = ready["layout"]
+    warned: set[str] = set()
     while True:
-        frames = _frames(await _receive(ws, state), state, layout)
+        notes: list[str] = []
+        frames = _frames(await _receive(ws, state), state, layout, notes)
+        for note in notes:  # each kind of warning once per connection (figures in it vary by chunk)
+            kind = note.split(": ", 1)[-1][:30]
+            if kind not in warned:
+                warned.add(kind)
+                await ws.send_json({"type": "warning", "detail": note})
         if frames is None:
             for event in await session.end():
                 await ws.send_json(event)

@@ -66,7 +66,8 @@ class StreamConverter:
 
     def _map(self, raw: np.ndarray, scale: float | None) -> np.ndarray:
         try:
-            return to_ntu25(raw, self.spec.name, self.opts.confidence_threshold, self.opts.units, scale=scale)
+            return to_ntu25(raw, self.spec.name, self.opts.confidence_threshold, self.opts.units,
+                            mirror=self.opts.mirror, scale=scale)
         except LayoutError as exc:
             raise invalid(f"frames: {exc}", loc=["frames"], kind="bad-skeleton") from exc
 

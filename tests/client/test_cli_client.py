@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.client import collect_files, format_results, load_sequence, register
+from cli.client import format_results, register
+from cli.pose_input import collect_inputs, load_sequence
 from client import ScaleClient
 from client.classfile import ClassFileError, parse_class_lines
 from client.models import Prediction, Recognition
@@ -55,7 +56,7 @@ def test_collect_and_load_files(tmp_path: Path) -> None:
     np.save(tmp_path / "b.npy", clip)
     (tmp_path / "a.skeleton").write_text("0\r\n")
     (tmp_path / "notes.txt").write_text("x")
-    assert [p.name for p in collect_files(tmp_path)] == ["a.skeleton", "b.npy"]
+    assert [p.name for p in collect_inputs(tmp_path)] == ["a.skeleton", "b.npy"]
     loaded = load_sequence(tmp_path / "b.npy")
     assert loaded.dtype == np.float32 and np.array_equal(loaded, clip.astype(np.float32))
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -67,10 +68,10 @@ def test_collect_and_load_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unsupported file type"):
         load_sequence(tmp_path / "notes.csv")
     with pytest.raises(FileNotFoundError, match="no such file"):
-        collect_files(tmp_path / "missing.npy")
+        collect_inputs(tmp_path / "missing.npy")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no .skeleton or .npy files"):
-        collect_files(tmp_path / "empty")
+    with pytest.raises(ValueError, match="no .skeleton, .npy, .json or .pkl files"):
+        collect_inputs(tmp_path / "empty")
 
 
 @pytest.mark.unit
@@ -108,7 +109,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert run_cli(["classes", "add", str(tmp_path / "nope.txt"), "--url", "http://127.0.0.1:9"]) == 2
     assert "nope.txt" in capsys.readouterr().err
     assert run_cli(["recognize", str(tmp_path), "--url", "http://127.0.0.1:9"]) == 2
-    assert "no .skeleton or .npy files" in capsys.readouterr().err
+    assert "no .skeleton, .npy, .json or .pkl files" in capsys.readouterr().err
 
 
 @pytest.fixture()

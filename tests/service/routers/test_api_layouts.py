@@ -145,6 +145,7 @@ def test_millimetres_get_a_warning_and_units_fix_them(client) -> None:
 
 def test_info_lists_the_layouts(client) -> None:
     layouts = client.get("/info").json()["layouts"]
-    assert set(layouts) == {"ntu25", "coco17", "coco17-3d", "mediapipe33", "openpose25", "openpose25-3d"}
+    assert set(layouts) == {"ntu25", "coco17", "coco17-3d", "mediapipe33", "openpose25", "openpose25-3d",
+                            "openpose18", "h36m17", "halpe26", "coco_wholebody133"}
     assert layouts["coco17"]["joints"] == 17 and layouts["coco17"]["channels"] == [2, 3]
     assert layouts["mediapipe33"]["confidence_channel"] == 3 and layouts["ntu25"]["confidence_channel"] is None
