@@ -4,11 +4,16 @@ COCO-17 takes MediaPipe's joints of the same name. OpenPose BODY_25 also needs j
 Neck = mid(shoulders), MidHip = mid(hips), BigToe and SmallToe = foot index (MediaPipe has one toe point),
 Heel = heel. A built joint's confidence is the lowest of its sources. "image" rows are (u px, v px, c);
 "world" rows are (x, y, z m, c); frames where nobody was found are all zero (absent, as NTU arrays say).
+MediaPipe's depth moves about twice as much as Kinect's (docs/skeletons.md): the `mediapipe33` layout halves
+it itself, so world landmarks written as `coco17-3d` or `openpose25-3d` (generic layouts that keep depth as
+given) get their depth about the hip centre halved here, once.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from model.layouts import MEDIAPIPE_DEPTH_SCALE
 
 # MediaPipe-33 index (or pair whose midpoint is taken) for each joint of the target layout, in its order.
 COCO17_FROM_MEDIAPIPE33: tuple[tuple[int, ...], ...] = (
@@ -45,4 +50,10 @@ def from_mediapipe33(image: np.ndarray, world: np.ndarray, layout: str) -> np.nd
         raise ValueError(f"MediaPipe output cannot be written as layout {layout!r}; choose one of "
                          f"{', '.join(TARGETS)}")
     source, rule = TARGETS[layout]
-    return select_joints(world if source == "world" else image, rule)
+    if source == "image":
+        return select_joints(image, rule)
+    if rule is not None:
+        world = np.array(world, dtype=np.float32)
+        hip_z = world[..., [23, 24], 2].mean(axis=-1, keepdims=True)
+        world[..., 2] = hip_z + MEDIAPIPE_DEPTH_SCALE * (world[..., 2] - hip_z)
+    return select_joints(world, rule)
