@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.layouts import to_ntu25
+from model.layouts import MEDIAPIPE_DEPTH_SCALE, to_ntu25
 from model.preprocess import preprocess_sequence, to_encoder_input
 from model.shift_gcn import load_shift_gcn
 from model.skeleton_io import read_skeleton
@@ -113,3 +113,30 @@ def depth_slopes(world: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     x, y = np.concatenate(xs), np.concatenate(ys)
     slopes["pooled"] = float(x @ y / (x @ x))
     return slopes
+
+
+def depth_as_given(world: np.ndarray) -> np.ndarray:
+    """World landmarks whose relative depth is doubled, so that the halving rule gives MediaPipe's own depth back."""
+    out = np.array(world, dtype=np.float32)
+    hip_z = out[:, [23, 24], 2].mean(axis=1, keepdims=True)
+    out[..., 2] = hip_z + (out[..., 2] - hip_z) / MEDIAPIPE_DEPTH_SCALE
+    return out
+
+
+def hand_reach(world: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Mean wrist -> HandTip distance of Kinect and wrist -> knuckles (mid index, pinky) of MediaPipe, right hand."""
+    knuckles = world[:, [18, 20], :3].mean(axis=1)
+    return {"kinect_wrist_to_handtip_m": float(np.linalg.norm(reference[0, :, 23] - reference[0, :, 10], axis=-1).mean()),
+            "mediapipe_wrist_to_knuckles_m": float(np.linalg.norm(knuckles - world[:, 16, :3], axis=-1).mean())}
+
+
+SWAP_GROUPS = {"right arm": [9, 10, 11, 23, 24], "left arm": [5, 6, 7, 21, 22], "head and neck": [2, 3],
+               "spine": [0, 1], "shoulders": [4, 8], "legs": [12, 13, 14, 15, 16, 17, 18, 19]}
+
+
+def swapped(ntu: np.ndarray, reference: np.ndarray, joints: list[int], axes: list[int]) -> np.ndarray:
+    """`ntu` with the given joints' axes taken from Kinect (both placed at Kinect's SpineShoulder)."""
+    out = ntu - ntu[..., SPINE_SHOULDER:SPINE_SHOULDER + 1, :] + reference[..., SPINE_SHOULDER:SPINE_SHOULDER + 1, :]
+    picked = np.ix_(range(out.shape[0]), range(out.shape[1]), joints, axes)
+    out[picked] = reference[picked]
+    return out

@@ -20,15 +20,19 @@ from typing import Any
 
 from benchmarks.common import environment, format_environment, run_and_report
 from benchmarks.paired_eval import (
+    SWAP_GROUPS,
     VIDEO,
     Classifier,
     axis_correlation,
     class_names,
+    depth_as_given,
     depth_slopes,
+    hand_reach,
     joint_distances,
     kinect,
     landmarks,
     supports_mirror,
+    swapped,
 )
 from model.layout_maps import NTU25_JOINTS
 from model.layouts import to_ntu25
@@ -68,14 +72,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for layout in TARGETS:
             options = {"mirror": True} if mirror else {}
             ntu = to_ntu25(from_mediapipe33(image, world, layout), layout, **options)
-            per_joint, ours, _ = joint_distances(ntu, reference)
-            worst = int(per_joint.argmax())
-            rows.append({"video": variant, "layout": layout, "distance_m": float(per_joint.mean()),
-                         "worst_joint": NTU25_JOINTS[worst], "worst_m": float(per_joint[worst]),
-                         "per_joint_m": per_joint.round(4).tolist(),
-                         "classes": classifier.classify(ours, EXPECTED_CLASS)})
+            rows.append(_row(variant, layout, ntu, reference, classifier))
+        if flip:
+            checks["hand_reach_flip"] = hand_reach(world, reference)
+            given = depth_as_given(world)
+            for layout in ("mediapipe33", "coco17-3d", "openpose25-3d"):
+                ntu = to_ntu25(from_mediapipe33(image, given, layout), layout)
+                rows.append(_row("flip, MediaPipe depth as given", layout, ntu, reference, classifier))
+            checks["swap_with_kinect"] = _swaps(to_ntu25(given, "mediapipe33"), reference, classifier)
     return {"environment": environment(), "rows": rows, "checks": checks, "class_names": names[:120],
             "expected": EXPECTED_CLASS}
+
+
+def _row(variant: str, layout: str, ntu: Any, reference: Any, classifier: Classifier) -> dict[str, Any]:
+    per_joint, ours, _ = joint_distances(ntu, reference)
+    worst = int(per_joint.argmax())
+    return {"video": variant, "layout": layout, "distance_m": float(per_joint.mean()),
+            "worst_joint": NTU25_JOINTS[worst], "worst_m": float(per_joint[worst]),
+            "per_joint_m": per_joint.round(4).tolist(), "classes": classifier.classify(ours, EXPECTED_CLASS)}
+
+
+def _swaps(ntu: Any, reference: Any, classifier: Classifier) -> dict[str, str]:
+    """NTU-60 X-sub class after taking one joint group (all axes, or only z) from Kinect."""
+    out = {}
+    for group, joints in SWAP_GROUPS.items():
+        for axes, what in (([0, 1, 2], "xyz"), ([2], "z")):
+            pre = joint_distances(swapped(ntu, reference, joints, axes), reference)[1]
+            answer = classifier.classify(pre, EXPECTED_CLASS)["NTU-60 X-sub"]
+            out[f"{group} {what}"] = f"A{answer['class']} {answer['p']:.2f}"
+    return out
 
 
 def _cell(result: dict[str, Any], answer: dict[str, Any]) -> str:
