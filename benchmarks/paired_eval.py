@@ -64,9 +64,9 @@ class Classifier:
     models: dict[str, torch.nn.Module]
 
     @classmethod
-    def load(cls, data: Path) -> Classifier:
-        """Load every checkpoint in CHECKPOINTS from the shared data folder."""
-        return cls({name: load_shift_gcn(data / path) for name, path in CHECKPOINTS.items()})
+    def load(cls, data: Path, names: tuple[str, ...] = tuple(CHECKPOINTS)) -> Classifier:
+        """Load the named checkpoints of CHECKPOINTS (all by default) from the shared data folder."""
+        return cls({name: load_shift_gcn(data / CHECKPOINTS[name]) for name in names})
 
     def classify(self, preprocessed: np.ndarray, expected: int) -> dict[str, dict[str, Any]]:
         """One preprocessed (2,T,25,3) sequence -> per checkpoint: top class (1-based), probability, p(expected)."""
