@@ -11,9 +11,14 @@ from cli.main import main
 from client import ScaleClient
 from model.windows import window_starts
 from tests.client.live_service import demo_bundle_path, running_service
-from tests.pose.conftest import pose_python  # noqa: F401  (fixture: the interpreter with MediaPipe)
+from tests.pose.estimator_check import estimator_or_skip
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def pose_python() -> str | None:
+    return estimator_or_skip()
 
 
 @pytest.fixture(scope="module")

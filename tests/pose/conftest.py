@@ -1,4 +1,4 @@
-"""The real estimator for the tests: skipped only outside CI when no interpreter has MediaPipe (CI must run it)."""
+"""Fixtures of the real-estimator tests: the MediaPipe interpreter and a cache outside the repository."""
 
 from __future__ import annotations
 
@@ -6,18 +6,13 @@ import os
 
 import pytest
 
-from pose.source import EstimatorUnavailable, estimator_python
+from tests.pose.estimator_check import estimator_or_skip
 
 
 @pytest.fixture(scope="session")
 def pose_python() -> str | None:
     """The interpreter that runs MediaPipe (None = this one); fails in CI when there is none."""
-    try:
-        return estimator_python()
-    except EstimatorUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the real pose estimator: {exc}")
-        pytest.skip(str(exc))
+    return estimator_or_skip()
 
 
 @pytest.fixture(scope="session")
