@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,15 +51,18 @@ def records(source: str, flip: bool = False, estimator: str = "mediapipe", max_f
     command += ["--flip"] if flip else []
     command += ["--max-frames", str(max_frames)] if max_frames is not None else []
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as child:
-        assert child.stdout is not None and child.stderr is not None
+    # stderr goes to a file, not a pipe: a chatty estimator must never block on a full pipe buffer
+    with tempfile.TemporaryFile(mode="w+") as log, subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log, text=True, env=env) as child:
+        assert child.stdout is not None
         try:
             for line in child.stdout:
                 yield json.loads(line)
         finally:
             if child.poll() is None:
                 child.kill()
-            errors = child.stderr.read()
-        if child.wait() != 0 and child.returncode > 0:
-            tail = [line for line in errors.splitlines() if line.startswith("error")] or errors.splitlines()[-3:]
+        if child.wait() > 0:
+            log.seek(0)
+            errors = log.read().splitlines()
+            tail = [line.removeprefix("error: ") for line in errors if line.startswith("error")] or errors[-3:]
             raise EstimatorUnavailable(f"the pose estimator failed ({interpreter}): {' '.join(tail)}")
