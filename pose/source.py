@@ -34,8 +34,8 @@ def estimator_python(python: str | None = None) -> str | None:
     if LOCAL_VENV_PYTHON.exists():
         return str(LOCAL_VENV_PYTHON)
     raise EstimatorUnavailable(
-        "MediaPipe is not installed: pip install '.[video]' in a separate virtualenv and set SCALE_POSE_PYTHON "
-        "to its python, or create .venv-video (docs/skeletons.md, 'Video in')")
+        "MediaPipe is not installed: run pose/install-venv.sh (it makes .venv-video), or set SCALE_POSE_PYTHON to "
+        "an interpreter that has mediapipe==0.10.14 (docs/skeletons.md, 'Video in')")
 
 
 def records(source: str, flip: bool = False, estimator: str = "mediapipe", max_frames: int | None = None,
