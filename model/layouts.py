@@ -83,7 +83,7 @@ class LayoutSpec:
     hips: tuple[int, int] | None  # (left, right) source indices, for the depth shift and the 2D scale
     shoulders: tuple[int, int] | None
     description: str
-    depth_scale: float = 1.0  # relative depth (about the hip centre) is multiplied by this; see DEPTH_SCALE
+    depth_scale: float = 1.0  # relative depth about the hip centre is multiplied by this (MEDIAPIPE_DEPTH_SCALE)
 
     @property
     def num_joints(self) -> int:
