@@ -8,7 +8,6 @@ import pytest
 
 from benchmarks.paired_eval import VIDEO
 from cli.main import main
-from client import ScaleClient
 from model.windows import window_starts
 from tests.client.live_service import demo_bundle_path, running_service
 from tests.pose.estimator_check import estimator_or_skip
@@ -23,10 +22,10 @@ def pose_python() -> str | None:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory):
-    bundle = demo_bundle_path(tmp_path_factory)
-    with running_service(bundle, "", tmp_path_factory.mktemp("logs")) as url:
-        with ScaleClient(url) as client:
-            client.add_classes(["drink water", "walking", "waving a hand"])
+    classes = tmp_path_factory.mktemp("classes") / "classes.txt"
+    classes.write_text("drink water\nwalking\nwaving a hand\n")
+    with running_service(demo_bundle_path(tmp_path_factory), "", tmp_path_factory.mktemp("logs")) as url:
+        assert main(["classes", "add", str(classes), "--url", url]) == 0
         yield url
 
 
