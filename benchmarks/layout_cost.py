@@ -57,6 +57,7 @@ def from_ntu(ntu: np.ndarray, layout: str) -> np.ndarray:
     cam = ntu[..., picks, :] * np.array([-1.0, -1.0, 1.0])  # NTU axes -> camera axes (x right, y down)
     if layout == "mediapipe33":
         cam = cam - (cam[..., 23:24, :] + cam[..., 24:25, :]) / 2.0
+        cam[..., 2] /= LAYOUTS[layout].depth_scale  # MediaPipe's depth motion, undone by to_ntu25
     if LAYOUTS[layout].dims == 2:
         z = np.where(empty[..., picks], 1.0, cam[..., 2:3].squeeze(-1))[..., None]
         cam = FOCAL_PX * cam[..., :2] / z + np.array(CENTRE_PX)

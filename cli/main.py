@@ -7,7 +7,8 @@ import importlib
 import sys
 
 # Each module defines `register(subparsers)`; subcommands set `func(args) -> int` via set_defaults.
-COMMAND_MODULES = ("cli.train", "cli.export", "cli.serve", "cli.client", "cli.doctor", "cli.detect")
+COMMAND_MODULES = ("cli.train", "cli.export", "cli.serve", "cli.client", "cli.doctor", "cli.detect",
+                   "cli.pose")
 
 
 def build_parser() -> argparse.ArgumentParser:

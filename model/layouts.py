@@ -23,6 +23,8 @@ Conversion rules (`to_ntu25`):
 - axes: image / OpenCV / MediaPipe axes are turned by 180 degrees about the viewing axis, (x, y, z) ->
   (-x, -y, z), which makes y point up and puts the subject's right shoulder at larger x, as in NTU (whose x
   points to the sensor's left). It is a rotation, not a mirror, so handedness is kept;
+- MediaPipe depth: `mediapipe33`'s depth relative to the hip centre is multiplied by
+  `MEDIAPIPE_DEPTH_SCALE` (0.5), the measured ratio of Kinect's depth motion to MediaPipe's;
 - 3D units: `units` "m" (default), "cm" or "mm" scale to metres; the depth is then shifted so that the median
   hip-centre depth is `DEPTH_M` (3 m, a usual Kinect distance; MediaPipe's origin is the hip centre). A
   constant shift changes nothing after preprocessing, which centres every frame on SpineMid, but keeps
@@ -79,6 +81,10 @@ DEFAULT_LAYOUT = "ntu25"
 DEFAULT_CONFIDENCE_THRESHOLD = 0.3
 DEPTH_M = 3.0
 UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001}
+# MediaPipe's monocular depth moves about twice as much as Kinect's: on the paired NTU take the slope of its
+# relative depth against Kinect's is ~2 (benchmarks/paired_video.py), and with it an arm raised to the mouth
+# reads as "taking a selfie". Its relative depth is halved; other 3D layouts keep theirs (docs/skeletons.md).
+MEDIAPIPE_DEPTH_SCALE = 0.5
 SPINE_BASE, SPINE_SHOULDER = 0, 20
 
 
@@ -99,6 +105,7 @@ class LayoutSpec:
     hips: tuple[int, int] | None  # (left, right) source indices, for the depth shift and the 2D scale
     shoulders: tuple[int, int] | None
     description: str
+    depth_scale: float = 1.0  # relative depth about the hip centre is multiplied by this (MEDIAPIPE_DEPTH_SCALE)
 
     @property
     def num_joints(self) -> int:
@@ -130,7 +137,8 @@ LAYOUTS: dict[str, LayoutSpec] = {spec.name: spec for spec in (
     LayoutSpec("coco17-3d", COCO17_JOINTS, 3, "opencv", ntu25_from_coco17, COCO17_PARENTS, (11, 12), (5, 6),
                "COCO-17 lifted to 3D, camera axes x right y down (x, y, z[, confidence])"),
     LayoutSpec("mediapipe33", MEDIAPIPE33_JOINTS, 3, "opencv", ntu25_from_mediapipe33, MEDIAPIPE33_PARENTS,
-               (23, 24), (11, 12), "MediaPipe Pose world landmarks, metres, y down (x, y, z[, visibility])"),
+               (23, 24), (11, 12), "MediaPipe Pose world landmarks, metres, y down (x, y, z[, visibility])",
+               MEDIAPIPE_DEPTH_SCALE),
     LayoutSpec("openpose25", OPENPOSE25_JOINTS, 2, "opencv", ntu25_from_openpose25, OPENPOSE25_PARENTS,
                (12, 9), (5, 2), "OpenPose BODY_25 in image coordinates (u, v[, confidence])"),
     LayoutSpec("openpose25-3d", OPENPOSE25_JOINTS, 3, "opencv", ntu25_from_openpose25, OPENPOSE25_PARENTS,
@@ -207,6 +215,9 @@ def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
         xyz = np.concatenate([filled * scale, np.zeros_like(filled[..., :1])], axis=-1)
     else:
         xyz = filled * UNIT_SCALE[units]
+        if spec.depth_scale != 1.0:
+            hip_z = (xyz[..., spec.hips[0], None, 2:] + xyz[..., spec.hips[1], None, 2:]) / 2.0
+            xyz[..., 2:] = hip_z + spec.depth_scale * (xyz[..., 2:] - hip_z)
     xyz[..., :2] *= -1.0  # 180 degrees about the viewing axis: y up, subject's right at larger x
     if spec.dims == 2:
         xyz[..., 2] = DEPTH_M

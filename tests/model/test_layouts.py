@@ -104,14 +104,15 @@ def mediapipe_pose() -> np.ndarray:
 def test_mediapipe33_by_hand() -> None:
     pose = np.concatenate([mediapipe_pose(), np.full((33, 1), 0.95)], axis=-1)
     got = to_ntu25(pose[None], "mediapipe33")[0, 0]
-    expected = {  # (x, y, z) -> (-x, -y, z + 3): hip centre at z = 0 moves to 3 m
+    # (x, y, z) -> (-x, -y, 0.5 z + 3): depth about the hip centre halved (MEDIAPIPE_DEPTH_SCALE), hips to 3 m
+    expected = {
         0: [0, 0, 3], 20: [0, 0.5, 3], 1: [0, 0.25, 3], 3: [0, 0.6, 3], 2: [0, 0.5 + 0.1 / 3, 3],
-        4: [-0.18, 0.5, 3], 6: [-0.3, -0.1, 2.9], 12: [-0.1, 0, 3], 14: [-0.1, -0.8, 3],
-        7: [-0.3, -0.15, 2.9],  # Hand = mid(wrist, K), K = mid(index, pinky) = (0.30, 0.2, -0.1)
-        21: [-0.3, -0.3, 2.9],  # HandTip = 2K - wrist
-        22: [-0.25, -0.15, 2.88],  # Thumb = thumb
+        4: [-0.18, 0.5, 3], 6: [-0.3, -0.1, 2.95], 12: [-0.1, 0, 3], 14: [-0.1, -0.8, 3],
+        7: [-0.3, -0.15, 2.95],  # Hand = mid(wrist, K), K = mid(index, pinky) = (0.30, 0.2, -0.1)
+        21: [-0.3, -0.3, 2.95],  # HandTip = 2K - wrist
+        22: [-0.25, -0.15, 2.94],  # Thumb = thumb
         11: [0.3, -0.05, 3], 23: [0.3, -0.2, 3], 24: [0.26, -0.05, 3],  # right hand
-        15: [-0.1, -0.9, 2.9], 19: [0.1, -0.9, 2.88],  # Foot = foot index
+        15: [-0.1, -0.9, 2.95], 19: [0.1, -0.9, 2.94],  # Foot = foot index
     }
     for joint, want in expected.items():
         np.testing.assert_allclose(got[joint], want, atol=1e-6, err_msg=f"NTU joint {joint}")
@@ -121,8 +122,8 @@ def test_mediapipe33_low_visibility_hand_points_use_their_parent() -> None:
     pose = np.concatenate([mediapipe_pose(), np.full((33, 1), 0.95)], axis=-1)
     pose[[17, 19, 21], 3] = 0.2  # left pinky, index, thumb never visible: all take the left wrist
     got = to_ntu25(pose[None, None], "mediapipe33", confidence_threshold=0.5)[0, 0]
-    for joint in (7, 21, 22):  # Hand, HandTip, Thumb collapse onto the wrist (-0.3, -0.1, 2.9)
-        np.testing.assert_allclose(got[joint], [-0.3, -0.1, 2.9], atol=1e-6)
+    for joint in (7, 21, 22):  # Hand, HandTip, Thumb collapse onto the wrist (-0.3, -0.1, 2.95)
+        np.testing.assert_allclose(got[joint], [-0.3, -0.1, 2.95], atol=1e-6)
 
 
 def test_openpose25_3d_by_hand() -> None:
@@ -201,3 +202,15 @@ def test_units_warning_spots_millimetres_and_centimetres() -> None:
     assert "millimetres" in units_warning(ntu * 1000.0) and "units='mm'" in units_warning(ntu * 1000.0)
     assert "centimetres" in units_warning(ntu * 100.0) and "units='cm'" in units_warning(ntu * 100.0)
     assert units_warning(np.zeros((1, 2, 25, 3))) is None
+
+
+def test_mediapipe33_depth_is_halved_about_the_hip_centre_and_other_3d_layouts_keep_theirs() -> None:
+    pose = np.concatenate([mediapipe_pose(), np.full((33, 1), 0.95)], axis=-1)
+    pose[..., 2] += 0.4  # hips at z = 0.4: the halving is about the hip centre, not about z = 0
+    pose[15, 2] = 0.4 - 0.3  # left wrist 0.3 m in front of the hips -> 0.15 m in front after halving
+    got = to_ntu25(pose[None], "mediapipe33")[0, 0]
+    np.testing.assert_allclose(got[6, 2] - got[0, 2], -0.15, atol=1e-6)
+    coco = np.zeros((17, 3))
+    coco[[5, 6, 11, 12, 9]] = [[0.2, -0.5, 2.0], [-0.2, -0.5, 2.0], [0.1, 0, 2.0], [-0.1, 0, 2.0], [0.3, 0, 1.7]]
+    got = to_ntu25(coco[None], "coco17-3d")[0, 0]
+    np.testing.assert_allclose(got[6, 2] - got[0, 2], -0.3, atol=1e-6)  # coco17-3d depth as given
