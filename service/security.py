@@ -36,3 +36,19 @@ def warn_if_open(host: str, has_key: bool) -> bool:
     log.warning("WRITES ARE OPEN: SCALE_API_KEY is unset, so POST /classes and DELETE /classes/{id} need no "
                 "key (bound to %s). Set SCALE_API_KEY before exposing the service.", host)
     return True
+
+
+ALLOW_UNAUTHENTICATED_REDIS_ENV = "SCALE_ALLOW_UNAUTHENTICATED_REDIS"
+
+
+def open_redis_error(has_key: bool, allow_unauthenticated: bool, answers_without_auth: bool | None) -> str | None:
+    """Why a key-protected service must not start on this Redis (None when it may): Redis needs no password.
+
+    Whoever reaches such a Redis can rewrite the registry and the fleet's bundle pointer, bypassing the key.
+    """
+    if not has_key or allow_unauthenticated or not answers_without_auth:
+        return None
+    return ("SCALE_API_KEY protects the write routes, but the Redis in REDIS_URL answers without a password, so "
+            "anyone who reaches Redis can rewrite the registry and the bundle pointer. Give Redis a password or "
+            "an ACL user (requirepass / --user) and put it in the URL (redis://:PASSWORD@host:6379/0 or "
+            f"rediss:// for TLS), or set {ALLOW_UNAUTHENTICATED_REDIS_ENV}=true to accept this explicitly")
