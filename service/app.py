@@ -24,7 +24,7 @@ from service.metrics import Metrics, MetricsMiddleware
 from service.openapi import install_openapi
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
-from service.security import open_redis_error, warn_if_open
+from service.security import open_redis_error, redact_urls_in_server_logs, warn_if_open
 from service.settings import Settings, load_settings
 
 log = logging.getLogger("service")
@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     from service.routers import admin, classes, detect, health, recognize, streams
 
     settings = settings or load_settings()
+    redact_urls_in_server_logs()
     # FastAPIOffline: /docs (Swagger UI) and /redoc load their JS/CSS from the app, not from a CDN
     app = FastAPIOffline(title="SCALE zero-shot skeleton action recognition", version="1.0",
                   description="Register action texts, then rank them for posted NTU-25 skeleton sequences.",
