@@ -61,7 +61,7 @@ def test_reload_failures_keep_old_bundle_then_swap_with_conditioned_classes() ->
             assert client.post("/admin/reload", headers={"X-API-Key": "wrong-key-1234"}, json={}).status_code == 401
             missing = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(root / "nope")})
             damaged = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(broken)})
-            info = client.get("/info").json()
+            info = client.get("/info", headers=AUTH).json()  # paths in last_error: for the operator
             same = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(tiny_bundle().path)})
             before = client.get("/metrics").text
             swap = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(other.path)})
