@@ -165,7 +165,9 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     # FastAPIOffline: /docs (Swagger UI) and /redoc load their JS/CSS from the app, not from a CDN
     app = FastAPIOffline(title="SCALE zero-shot skeleton action recognition", version="1.0",
                   description="Register action texts, then rank them for posted NTU-25 skeleton sequences.",
-                  lifespan=_lifespan)
+                  lifespan=_lifespan,
+                  # the key entered under "Authorize" survives a page reload; "Try it out" sends it
+                  swagger_ui_parameters={"persistAuthorization": True})
     app.state.settings = settings
     app.state.inject = {"bundle": bundle, "text_encoder": text_encoder, "registry": registry}
     app.state.service = None

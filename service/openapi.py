@@ -40,7 +40,8 @@ _ERRORS = {
           "empty-sequence, empty-batch, too-many-frames, too-many-sequences, non-finite, out-of-range, "
           "degenerate-skeleton, bad-npy, empty-text, bad-text, text-too-long, too-many-classes, no-classes, "
           "unknown-candidate, ambiguous-candidate, invalid-request, bad-layout, bad-skeleton, bad-pkummd, "
-          "too-many-texts, bundle-rejected, bundle-version-mismatch, text-weights-mismatch, reload-failed", None),
+          "too-many-texts, bundle-rejected, bundle-outside-root, bundle-version-mismatch, text-weights-mismatch, "
+          "reload-failed", None),
     429: ("inference queue full", _RETRY),
     500: ("inference failed for a sequence of this request (other requests of its batch are unaffected)", None),
     503: ("service starting, shutting down, or the registry store unreachable for writes", _RETRY),
@@ -155,6 +156,7 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
                                                 "Bearer": {"type": "http", "scheme": "bearer"}}
         for method, path in (("post", "/classes"), ("delete", "/classes/{class_id}"), ("post", "/admin/reload")):
             paths[path][method]["security"] = [{"ApiKey": []}, {"Bearer": []}]
+        paths["/info"]["get"]["security"] = [{}, {"ApiKey": []}, {"Bearer": []}]  # optional: the key adds paths
     app.openapi_schema = doc
     return doc
 
