@@ -67,6 +67,7 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
     registry = registry if registry is not None else make_registry(registry_settings(settings, manifest.demo))
     if hasattr(registry, "on_restore"):  # Redis: count lost-store recoveries in /metrics
         registry.on_restore = metrics.record_restore
+        registry.on_slow = metrics.record_slow
     model = build_model(settings, metrics, bundle, text_encoder, registry)
     log.info("bundle %s loaded from %s; onnxruntime providers %s; serving policy %s", bundle.version,
              bundle.root, model.engine.providers, model.policy)

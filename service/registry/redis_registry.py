@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 import uuid
@@ -29,6 +28,7 @@ from service.registry.base import (
     is_class_id,
     sorted_classes,
 )
+from service.registry.bundle_pointer import read_pointer, write_pointer
 from service.registry.conditioning import ConditioningDecodeError, decode_tensors, encode_tensors
 from service.registry.durability import WAITAOF_MS, Durability, NotDurable, commit, probe, report
 from service.registry.recovery import bounded, restore_classes, store_lost_data
@@ -93,6 +93,15 @@ class RedisRegistry:
         self.durability = None  # the server may come back another one (upgraded, AOF switched): ask again
         log.warning("redis unavailable during %s: %s", what, exc)
         return RegistryUnavailable(f"class registry store unreachable during {what}: {exc}", self._retry_after)
+
+    def _slow(self, what: str, exc: BaseException) -> None:
+        # A cache answer later than its budget is a busy server or a loaded machine, not an outage: the
+        # tensors are computed instead, and the cache is skipped for one probe interval so that a mute store
+        # does not cost every request the budget. Counted in /metrics; real failures still warn.
+        self._down_until = time.monotonic() + self._probe_interval
+        log.debug("redis slow during %s (%s): computing the conditioning instead of waiting", what, exc)
+        if self.on_slow is not None:
+            self.on_slow(what)
 
     async def add(self, records: list[ClassRecord]) -> list[ClassRecord]:
         """Atomically register a batch (WATCH + MULTI/EXEC); acknowledged only after EXEC succeeded."""
@@ -249,6 +258,9 @@ class RedisRegistry:
             return None
         try:
             blob = await bounded(lambda: self._client.get(key), self._cache_budget)
+        except (TimeoutError, RedisTimeoutError) as exc:
+            self._slow("get_conditioning", exc)
+            return None
         except (*UNAVAILABLE, RedisError) as exc:
             self._unavailable("get_conditioning", exc)
             return None
@@ -269,30 +281,19 @@ class RedisRegistry:
             return  # the store just failed: do not make the request wait for it again
         try:
             await bounded(lambda: self._client.set(key, blob, ex=self._cond_ttl), self._cache_budget)
+        except (TimeoutError, RedisTimeoutError) as exc:
+            self._slow("put_conditioning", exc)
         except (*UNAVAILABLE, RedisError) as exc:
             log.warning("could not cache conditioning %s: %s", key, exc)
 
     async def get_desired_bundle(self) -> dict[str, str] | None:
         """The fleet's desired bundle {"bundle_path", "bundle_version"}, or None (unset, unreadable or outage)."""
-        try:
-            raw = await self._client.get(self._k_bundle)
-        except (*UNAVAILABLE, RedisError) as exc:
-            log.debug("cannot read %s: %s", self._k_bundle, exc)
-            return None
-        try:
-            value = json.loads(raw) if raw is not None else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            value = None
-        if not isinstance(value, dict) or not all(isinstance(value.get(k), str)
-                                                  for k in ("bundle_path", "bundle_version")):
-            return None
-        return {"bundle_path": value["bundle_path"], "bundle_version": value["bundle_version"]}
+        return await read_pointer(self._client, self._k_bundle, (*UNAVAILABLE, RedisError))
 
     async def set_desired_bundle(self, bundle_path: str, bundle_version: str) -> None:
         """Name the bundle every replica should serve (they poll it); RegistryUnavailable when Redis is down."""
-        value = json.dumps({"bundle_path": bundle_path, "bundle_version": bundle_version, "set_at": time.time()})
         try:
-            await self._client.set(self._k_bundle, value)
+            await write_pointer(self._client, self._k_bundle, bundle_path, bundle_version)
         except UNAVAILABLE as exc:
             raise self._unavailable("set_desired_bundle", exc) from exc
 
