@@ -50,7 +50,7 @@ async def _interleaved(urls: dict[str, str], setups: list[tuple], writes: int) -
     regs = {name: RedisRegistry(urls[name], timeout_s=2.0, durable_acks=durable)
             for name, _, _, durable, _ in setups}
     times: dict[str, list[float]] = {name: [] for name in regs}
-    for name, reg in regs.items():
+    for reg in regs.values():
         await reg.add([ClassRecord.create("warm-up", "The Human Action of warm-up", None, 1.0)])
     for i in range(writes):
         for name, _, _, _, every in setups:
