@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,8 @@ from service.registry.redis_auth import answers_without_auth
 from service.registry.redis_registry import RedisRegistry
 from service.settings import load_settings
 from tests.conftest import RedisServer, free_port
-from tests.service.svc_support import demo_bundle, register, running_app
+from tests.live_server import REPO, clean_env
+from tests.service.svc_support import demo_bundle, register, running_app, tiny_bundle
 
 pytestmark = pytest.mark.integration
 KEY = "trust-test-key-0123"
@@ -77,6 +80,14 @@ def test_key_protected_service_refuses_an_open_redis(redis_server) -> None:
         assert client.get("/readyz").status_code == 200
     with running_app(redis_url=redis_server.url) as client:  # no key: nothing to bypass, writes open anyway
         assert client.get("/readyz").status_code == 200
+
+
+def test_scale_serve_exits_2_on_an_open_redis_with_a_key(redis_server) -> None:
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "serve", "--bundle", str(tiny_bundle().path),
+                           "--device", "cpu", "--port", str(free_port())], cwd=REPO, timeout=180, text=True,
+                          env=clean_env(SCALE_API_KEY=KEY, REDIS_URL=redis_server.url), capture_output=True)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "answers without a password" in proc.stderr and "SCALE_ALLOW_UNAUTHENTICATED_REDIS" in proc.stderr
 
 
 @pytest.mark.parametrize("server", [(None, ("--requirepass", PASSWORD))], indirect=True)
