@@ -109,14 +109,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--writes", type=int, default=200, help="rounds (everysec+WAITAOF writes every 10th)")
     parser.add_argument("--dir", default=None, help="where the AOF files go (default: the temp directory)")
-    parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
+    parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run, print, store."""
-    return run_and_report(parse_args, run, render, argv)
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_and_report(parse_args, run, render))
