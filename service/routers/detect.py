@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from service.deps import get_state
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import TEXT_MEDIA_TYPE, DetectIn, parse_detect
+from service.inputs.layout_input import sequences_warning
 from service.inputs.payloads import NPY_MEDIA_TYPE
 from service.problems import Problem
 from service.routers.recognize import resolve_candidates
@@ -48,4 +49,5 @@ async def detect(request: Request) -> DetectOut:
     rows = await text_columns(records, state.conditioner, state.settings.text_aggregation)
     result = await run_detection(state, req, records, rows)
     return DetectOut(**result, bundle_version=state.bundle.version, registry_version=snap.version,
-                     demo=True if state.demo else None, warning=state.warning)
+                     demo=True if state.demo else None,
+                     warning="; ".join(w for w in (state.warning, sequences_warning([req.joints])) if w) or None)

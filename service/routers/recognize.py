@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
+from model.presence import has_person
 from model.text_aggregate import RULES
 from service.deps import ServiceState, get_state, use_model
 from service.engine.batcher import BatcherClosed, QueueFull
@@ -70,6 +71,11 @@ def resolve_candidates(snap: RegistrySnapshot, wanted: list[str] | None) -> list
 
 def prepare(req: RecognizeRequest, state: ServiceState | ModelState) -> np.ndarray:
     """The training preprocessing, then the encoder layout (N,3,T',25,2); 422 when it cannot be normalised."""
+    empty = [i for i, seq in enumerate(req.sequences) if not has_person(seq)]
+    if empty:
+        which = "the sequence" if not req.batched else f"sequence(s) {empty}"
+        raise invalid(f"nobody is in view in any frame of {which}: every joint is zero, non-finite or under the "
+                      "confidence threshold, so there is no action to recognize", loc=["body"], kind="no-person")
     try:
         x = to_encoder_input(preprocess_batch(req.sequences, state.preprocess))
     except SkeletonShapeError as exc:
