@@ -10,7 +10,15 @@ import pytest
 from benchmarks.layout_cost import from_ntu
 from model.layouts import LAYOUTS, to_ntu25
 from model.pkummd import read_pkummd_skeleton
-from tests.service.svc_support import LABELS, prompt_of, reference, register, running_app, within_tolerance
+from tests.service.svc_support import (
+    LABELS,
+    end_stream,
+    prompt_of,
+    reference,
+    register,
+    running_app,
+    within_tolerance,
+)
 
 pytestmark = pytest.mark.integration
 FRAMES, WINDOW = 256, 64  # four windows, stride = window (a stream chunk is one window)
@@ -65,10 +73,7 @@ def test_streams_with_each_layout_matches_the_reference(client, joints: np.ndarr
         assert ws.receive_json()["layout"] == layout
         for chunk in chunks:
             ws.send_json({"type": "frames", "frames": chunk.tolist()})
-        ws.send_json({"type": "end"})
-        events = []
-        while not events or events[-1]["type"] not in ("end", "error"):
-            events.append(ws.receive_json())
+        events = end_stream(ws)
     assert events[-1]["type"] == "end", events[-1]
     ntu = to_ntu25(seq, layout)
     _assert_windows([e for e in events if e["type"] == "window"], ntu)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from model.windows import window_starts
 from service.openapi_examples import STANDING
-from tests.service.svc_support import LABELS, register, running_app
+from tests.service.svc_support import LABELS, end_stream, register, running_app
 
 pytestmark = pytest.mark.integration
 
@@ -62,10 +62,7 @@ def test_any_valid_stream_ends_with_every_window(client, case) -> None:
                 ws.send_bytes(_npy(chunk))
             else:
                 ws.send_json({"type": "frames", "frames": chunk.tolist()})
-        ws.send_json({"type": "end"})
-        events = []
-        while not events or events[-1]["type"] not in ("end", "error"):
-            events.append(ws.receive_json())
+        events = end_stream(ws)
     assert events[-1]["type"] == "end", events[-1]
     windows = [e for e in events if e["type"] == "window"]
     assert events[-1]["frames"] == joints.shape[1] and events[-1]["windows"] == len(windows)
