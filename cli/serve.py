@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from model.bundle import BundleError, load_bundle
     from model.text import MissingWeightsError
-    from service.app import create_app
+    from service.app import create_app, registry_settings
     from service.engine.inference import choose_providers
     from service.engine.loading import StartupError, load_text_for, resolve_bundle_path
     from service.engine.policy import bundle_session_options
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         # a bundle with a text graph serves it through onnxruntime; the demo build's torch tower is dropped
         demo_text = None if bundle.manifest.text_graph is not None else demo_text
         text_encoder = load_text_for(bundle, settings, text_encoder=demo_text, weights_flag=flag)
+        registry_settings(settings, bundle.manifest.demo)  # an open Redis with a key set: refused here (exit 2)
     except (StartupError, BundleError, MissingWeightsError, RuntimeError) as exc:
         print(f"scale serve: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -211,7 +211,7 @@ class Manifest(BaseModel):
     @field_validator("preprocess")
     @classmethod
     def _valid_preprocess(cls, v: dict[str, Any]) -> dict[str, Any]:
-        PreprocessConfig(**v)  # raises with a message naming the bad setting
+        PreprocessConfig.from_dict(v)  # raises with a message naming the bad setting
         return v
 
     @field_validator("scorer")
@@ -235,7 +235,7 @@ class Manifest(BaseModel):
 
     def preprocess_config(self) -> PreprocessConfig:
         """The preprocessing settings as the typed config."""
-        return PreprocessConfig(**self.preprocess)
+        return PreprocessConfig.from_dict(self.preprocess)
 
     def scale_config(self) -> ScaleConfig:
         """The scorer settings as the typed config."""

@@ -21,8 +21,6 @@ class PreprocessConfig:
 
     num_frames: int = 300  # padded/resampled length T'; must be a multiple of 4
     max_persons: int = NUM_PERSONS
-    max_bodies_read: int = 4  # body slots filled per frame before motion-energy selection
-    layout: str = "nturgb+d"
 
     def __post_init__(self) -> None:
         if self.num_frames < 4 or self.num_frames % 4:
@@ -33,6 +31,20 @@ class PreprocessConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form for manifests and checkpoints."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessConfig:
+        """Build from a manifest's `preprocess`; fields older bundles wrote but nothing read are ignored."""
+        known = {k: v for k, v in data.items() if k not in RETIRED_PREPROCESS_KEYS}
+        unknown = set(known) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown preprocess keys: {sorted(unknown)}")
+        return cls(**known)
+
+
+# Written into every manifest before 2026-12 and read by nothing: the body count read per frame was fixed by
+# the reader, the layout by the NTU-25 input contract (non-NTU layouts are mapped at the service's edge).
+RETIRED_PREPROCESS_KEYS = ("max_bodies_read", "layout")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from model.bundle import Bundle, load_bundle
 from service.deps import ServiceState
 from service.engine.inference import choose_providers
-from service.engine.loading import load_text_for, resolve_bundle_path
+from service.engine.loading import StartupError, load_text_for, resolve_bundle_path
 from service.engine.model_state import build_model
 from service.engine.policy import bundle_session_options
 from service.engine.reload import BundleVersionHeader, Reloader
@@ -24,10 +24,31 @@ from service.metrics import Metrics, MetricsMiddleware
 from service.openapi import install_openapi
 from service.problems import Problem, install_problem_handlers, problem_response
 from service.registry import Registry, RegistryUnavailable, make_registry
-from service.security import warn_if_open
+from service.security import open_redis_error, redact_urls_in_server_logs, warn_if_open
 from service.settings import Settings, load_settings
 
 log = logging.getLogger("service")
+
+
+DEMO_KEY_PREFIX = "scale-demo"
+
+
+def registry_settings(settings: Settings, demo: bool) -> Settings:
+    """The settings the registry is built from: a demo bundle gets its own key prefix unless one was set, so
+    a demo's open writes never reach a protected service that shares the Redis; Redis must need a password
+    when an API key is configured (SCALE_ALLOW_UNAUTHENTICATED_REDIS overrides)."""
+    if settings.redis_url is None:
+        return settings
+    from service.registry.redis_auth import answers_without_auth
+
+    refusal = open_redis_error(settings.api_key is not None, settings.allow_unauthenticated_redis,
+                               settings.api_key is not None and answers_without_auth(settings.redis_url,
+                                                                                     settings.redis_timeout_s))
+    if refusal:
+        raise StartupError(refusal)
+    if demo and "redis_key_prefix" not in settings.model_fields_set:
+        return settings.model_copy(update={"redis_key_prefix": DEMO_KEY_PREFIX})
+    return settings
 
 
 def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None = None,
@@ -43,9 +64,10 @@ def build_state(settings: Settings, metrics: Metrics, *, bundle: Bundle | None =
                     manifest.bundle_version, manifest.note)
     text_encoder = load_text_for(bundle, settings, text_encoder)
     warn_if_open(settings.host, settings.api_key is not None)
-    registry = registry if registry is not None else make_registry(settings)
+    registry = registry if registry is not None else make_registry(registry_settings(settings, manifest.demo))
     if hasattr(registry, "on_restore"):  # Redis: count lost-store recoveries in /metrics
         registry.on_restore = metrics.record_restore
+        registry.on_slow = metrics.record_slow
     model = build_model(settings, metrics, bundle, text_encoder, registry)
     log.info("bundle %s loaded from %s; onnxruntime providers %s; serving policy %s", bundle.version,
              bundle.root, model.engine.providers, model.policy)
@@ -140,10 +162,13 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     from service.routers import admin, classes, detect, health, playground, recognize, streams
 
     settings = settings or load_settings()
+    redact_urls_in_server_logs()
     # FastAPIOffline: /docs (Swagger UI) and /redoc load their JS/CSS from the app, not from a CDN
     app = FastAPIOffline(title="SCALE zero-shot skeleton action recognition", version="1.0",
                   description="Register action texts, then rank them for posted NTU-25 skeleton sequences.",
-                  lifespan=_lifespan)
+                  lifespan=_lifespan,
+                  # the key entered under "Authorize" survives a page reload; "Try it out" sends it
+                  swagger_ui_parameters={"persistAuthorization": True})
     app.state.settings = settings
     app.state.inject = {"bundle": bundle, "text_encoder": text_encoder, "registry": registry}
     app.state.service = None

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -51,6 +52,16 @@ class Metrics:
         self.registry_restored_classes = Counter("scale_registry_restored_classes", "Classes written back "
                                                  "after the store lost data", registry=r)
 
+        self.registry_slow = Counter("scale_registry_slow_answers", "Registry cache reads and writes that took "
+                                     "longer than their budget (served without the cache)", ["operation"],
+                                     registry=r)
+        for operation in ("get_conditioning", "put_conditioning"):
+            self.registry_slow.labels(operation)
+
+    def record_slow(self, operation: str) -> None:
+        """Count one registry cache answer that came too late (the request went on without it)."""
+        self.registry_slow.labels(operation).inc()
+
     def record_restore(self, restored: int) -> None:
         """Count one lost-store recovery that wrote back `restored` classes."""
         self.registry_restores.inc()
@@ -74,6 +85,7 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = {"code": 500}
+        request_scope = {k: scope.get(k) for k in ("type", "path", "root_path", "method")}  # routing rewrites them
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -83,13 +95,19 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = _route_template(scope)
+            route = _route_template(scope, request_scope)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route, str(status["code"])).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
 
 
-def _route_template(scope: dict[str, Any]) -> str:
-    # The router stores the matched route in the scope; unmatched paths collapse into one label value.
+def _route_template(scope: dict[str, Any], request_scope: dict[str, Any]) -> str:
+    # FastAPI's routes store themselves in the scope. Plain Starlette routes (/openapi.json) and mounts (the
+    # docs pages' assets) do not: they are found again here. Unknown paths collapse into one label value.
     route = scope.get("route")
-    return getattr(route, "path", None) or "<unmatched>"
+    if getattr(route, "path", None):
+        return route.path
+    for candidate in getattr(scope.get("app"), "routes", ()):
+        if isinstance(candidate, Route | Mount) and candidate.matches(request_scope)[0] is Match.FULL:
+            return candidate.path + "/{path}" if isinstance(candidate, Mount) else candidate.path
+    return "<unmatched>"

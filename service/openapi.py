@@ -8,8 +8,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from model.config import NUM_CHANNELS, NUM_JOINTS
+from model.layouts import LAYOUTS
 from service.inputs.layout_input import LayoutOptionsIn
 from service.inputs.payloads import MAX_PERSONS_IN, NPY_MEDIA_TYPE
+from service.openapi_examples import detect_examples, recognize_examples
 from service.settings import Settings
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -41,7 +43,8 @@ _ERRORS = {
           "empty-sequence, empty-batch, too-many-frames, too-many-sequences, non-finite, out-of-range, "
           "degenerate-skeleton, bad-npy, empty-text, bad-text, text-too-long, too-many-classes, no-classes, "
           "unknown-candidate, ambiguous-candidate, invalid-request, bad-layout, bad-skeleton, bad-pkummd, "
-          "too-many-texts, bundle-rejected, bundle-version-mismatch, text-weights-mismatch, reload-failed", None),
+          "too-many-texts, bundle-rejected, bundle-outside-root, bundle-version-mismatch, text-weights-mismatch, "
+          "reload-failed", None),
     429: ("inference queue full", _RETRY),
     500: ("inference failed for a sequence of this request (other requests of its batch are unaffected)", None),
     503: ("service starting, shutting down, or the registry store unreachable for writes", _RETRY),
@@ -110,11 +113,24 @@ def _patch_recognize(op: dict[str, Any], s: Settings) -> None:
     content = op["requestBody"]["content"]
     content["application/json"]["schema"] = _recognize_body(s)
     content["application/octet-stream"] = content[NPY_MEDIA_TYPE]
+    content["application/json"]["examples"] = recognize_examples(s.max_frames)
     for param in op.get("parameters", []):
         note = " Only with a .npy body; with a JSON body any query parameter is a 422."
         param["description"] = param.get("description", "") + note
         if param["name"] == "top_k":
             param["schema"] = {"type": "integer", "minimum": 1, "maximum": s.max_classes}
+
+
+def _patch_detect(op: dict[str, Any], s: Settings) -> None:
+    """The NTU-25 skeleton shape (other layouts: see `layout`) and a valid example, so that a fuzzer and
+    "Try it out" reach the success path, not only 422s."""
+    body = op["requestBody"]["content"]["application/json"]
+    props = body["schema"].setdefault("properties", {})
+    props["skeleton"] = {**skeleton_schema(s.detect_max_frames), "description": props.get("skeleton", {}).get(
+        "description", "")}
+    props["layout"] = {"anyOf": [{"type": "string", "enum": list(LAYOUTS)}, {"type": "null"}],
+                       "description": props.get("layout", {}).get("description", "")}
+    body["examples"] = detect_examples(s.detect_max_frames)
 
 
 def _links(paths: dict[str, Any]) -> None:
@@ -149,6 +165,7 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     _patch_classes(schemas, settings)
     paths = doc["paths"]
     _patch_recognize(paths["/recognize"]["post"], settings)
+    _patch_detect(paths["/detect"]["post"], settings)
     for (method, path), statuses in ROUTE_ERRORS.items():
         _errors(paths[path][method], statuses)
     _links(paths)
@@ -157,6 +174,7 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
                                                 "Bearer": {"type": "http", "scheme": "bearer"}}
         for method, path in (("post", "/classes"), ("delete", "/classes/{class_id}"), ("post", "/admin/reload")):
             paths[path][method]["security"] = [{"ApiKey": []}, {"Bearer": []}]
+        paths["/info"]["get"]["security"] = [{}, {"ApiKey": []}, {"Bearer": []}]  # optional: the key adds paths
     app.openapi_schema = doc
     return doc
 

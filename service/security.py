@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 
 log = logging.getLogger("service")
 ALLOW_OPEN_WRITES_ENV = "SCALE_ALLOW_OPEN_WRITES"
@@ -36,3 +37,43 @@ def warn_if_open(host: str, has_key: bool) -> bool:
     log.warning("WRITES ARE OPEN: SCALE_API_KEY is unset, so POST /classes and DELETE /classes/{id} need no "
                 "key (bound to %s). Set SCALE_API_KEY before exposing the service.", host)
     return True
+
+
+ALLOW_UNAUTHENTICATED_REDIS_ENV = "SCALE_ALLOW_UNAUTHENTICATED_REDIS"
+
+
+def open_redis_error(has_key: bool, allow_unauthenticated: bool, answers_without_auth: bool | None) -> str | None:
+    """Why a key-protected service must not start on this Redis (None when it may): Redis needs no password.
+
+    Whoever reaches such a Redis can rewrite the registry and the fleet's bundle pointer, bypassing the key.
+    """
+    if not has_key or allow_unauthenticated or not answers_without_auth:
+        return None
+    return ("SCALE_API_KEY protects the write routes, but the Redis in REDIS_URL answers without a password, so "
+            "anyone who reaches Redis can rewrite the registry and the bundle pointer. Give Redis a password or "
+            "an ACL user (requirepass / --user) and put it in the URL (redis://:PASSWORD@host:6379/0 or "
+            f"rediss:// for TLS), or set {ALLOW_UNAUTHENTICATED_REDIS_ENV}=true to accept this explicitly")
+
+
+_SECRET_IN_URL = re.compile(r"((?:api_key|apikey|key|token|password)=)[^&\s\"']*", re.I)
+
+
+class RedactSecretsInUrls(logging.Filter):
+    """Masks `api_key=...` (and similar) query values in log records: uvicorn logs a WebSocket's path with its
+    query string, so a client that put the key in the URL must not put it in the server's log as well."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SECRET_IN_URL.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _SECRET_IN_URL.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_urls_in_server_logs() -> None:
+    """Install RedactSecretsInUrls on uvicorn's loggers once per process."""
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecretsInUrls) for f in logger.filters):
+            logger.addFilter(RedactSecretsInUrls())

@@ -36,11 +36,13 @@ class Settings(BaseSettings):
     device: Literal["auto", "cuda", "cpu"] = "auto"
     # registry
     redis_url: str | None = Field(None, validation_alias=AliasChoices("SCALE_REDIS_URL", "REDIS_URL", "redis_url"))
-    redis_key_prefix: str = "scale"
+    redis_key_prefix: str = "scale"  # a demo bundle uses DEMO_KEY_PREFIX unless this is set explicitly
     redis_timeout_s: float = Field(0.5, gt=0, le=30)
     snapshot_path: Path | None = None
     conditioning_ttl_s: int = Field(30 * 24 * 3600, ge=0)  # 0 = never expire
     retry_after_s: int = Field(5, ge=1, le=3600)
+    redis_durable_acks: bool = True  # acknowledge a write once its AOF is on disk (WAITAOF on Redis >= 7.2)
+    allow_unauthenticated_redis: bool = False  # with an API key, a Redis open to anyone needs this switch
     # security and request limits
     api_key: SecretStr | None = None  # None -> write routes are open
     allow_open_writes: bool = False  # open writes on a non-loopback host need this explicit switch
@@ -56,6 +58,7 @@ class Settings(BaseSettings):
     max_texts_per_class: int = Field(16, ge=1, le=256)
     # hot reload: how often a replica checks the fleet's desired bundle in Redis (0 = never follow it)
     bundle_poll_s: float = Field(5.0, ge=0, le=3600)
+    bundle_root: Path | None = None  # reloads load bundles only under this directory (default: the bundle's parent)
     # micro-batching
     max_batch_size: int = Field(64, ge=1, le=65_536)  # sequences per engine call
     max_wait_ms: float = Field(5.0, ge=0, le=1000)
@@ -85,13 +88,14 @@ class Settings(BaseSettings):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("bundle_path", "clip_weights", "snapshot_path", "redis_url", "api_key", mode="before")
+    @field_validator("bundle_path", "clip_weights", "snapshot_path", "redis_url", "api_key", "bundle_root",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         # An exported-but-empty variable (FOO=) means "not set", not "the current directory".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("bundle_path", "clip_weights", "snapshot_path", "demo_dir")
+    @field_validator("bundle_path", "clip_weights", "snapshot_path", "demo_dir", "bundle_root")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model.bundle import BundleError, load_bundle
+from model.bundle import BundleError, load_bundle, read_manifest
 from service.deps import ServiceState
 from service.engine.inference import choose_providers
 from service.engine.loading import StartupError, load_text_for
@@ -61,8 +61,13 @@ class ReloadMetrics:
                                   "Unix time of the last failed bundle reload", registry=registry)
         self.serving = Gauge("scale_bundle_info", "The bundle version serving now (value 1)", ["bundle_version"],
                              registry=registry)
+        self.outside_root = Counter("scale_bundle_outside_root", "Bundle paths refused because they lie outside "
+                                    "SCALE_BUNDLE_ROOT, by source (admin, fleet, SIGHUP)", ["source"],
+                                    registry=registry)
         for result in ("reloaded", "unchanged", "failed"):
             self.reloads.labels(result)  # exported at 0 before the first reload
+        for source in ("admin", "fleet"):
+            self.outside_root.labels(source)
 
     def now_serving(self, old: str | None, new: str) -> None:
         """Move the info gauge from the old version to the new one."""
@@ -103,8 +108,8 @@ class Reloader:
         async with self._lock:
             started = time.perf_counter()
             try:
-                result = await self._load_and_swap(Path(path) if path else self._default_path(), started,
-                                                   expect_version)
+                target = self._inside_root(Path(path) if path else self._default_path(), source)
+                result = await self._load_and_swap(target, started, expect_version)
             except ReloadFailed as exc:
                 self._failed(exc, source)
                 raise
@@ -142,8 +147,41 @@ class Reloader:
         self._seen = {"bundle_path": path, "bundle_version": result.bundle_version}
         return ReloadResult(**{**result.__dict__, "published": True})
 
+    def bundle_root(self) -> Path:
+        """SCALE_BUNDLE_ROOT, else the directory holding the configured bundle (resolved: links followed)."""
+        root = self.state.settings.bundle_root or self._default_path().parent
+        return root.resolve()
+
+    def _inside_root(self, path: Path, source: str) -> Path:
+        """The resolved path when it lies under the bundle root; else ReloadFailed, logged and counted.
+
+        Whoever can write the fleet key in Redis or call /admin/reload names a path; only the operator's root
+        decides what may be loaded from it (a link inside the root pointing outside it is refused too).
+        """
+        root, resolved = self.bundle_root(), path.resolve()
+        if resolved.is_relative_to(root):
+            return resolved
+        self.metrics.outside_root.labels(source).inc()  # _failed logs it with the reason below
+        raise ReloadFailed(422, "bundle-outside-root", f"{path} lies outside the bundle root {root} "
+                           "(SCALE_BUNDLE_ROOT); only bundles under it can be loaded")
+
+    async def _unchanged(self, path: Path, version: str) -> ReloadResult:
+        try:  # report what is registered (and conditioned) now, as a reload would have
+            snap = await self.state.snapshot()
+        except RegistryUnavailable:
+            snap = self.state.last_snapshot
+        records = snap.classes if snap is not None else []
+        texts = {t for r in records for t in r.all_texts}
+        return ReloadResult("unchanged", version, version, str(path), 0.0, len(records), len(texts))
+
     async def _load_and_swap(self, path: Path, started: float, expect_version: str | None) -> ReloadResult:
         state, old = self.state, self.state.model
+        try:  # the manifest alone says whether anything changes: nothing is loaded for the version serving
+            claimed = (await asyncio.to_thread(read_manifest, path)).bundle_version if path.is_dir() else None
+        except BundleError as exc:
+            raise ReloadFailed(422, "bundle-rejected", str(exc)) from exc
+        if claimed == old.version and expect_version in (None, claimed):
+            return await self._unchanged(path, old.version)
         try:
             providers = choose_providers(state.settings.device)
             bundle = await asyncio.to_thread(load_bundle, path, providers=providers,
@@ -153,8 +191,6 @@ class Reloader:
         if expect_version is not None and bundle.version != expect_version:
             raise ReloadFailed(422, "bundle-version-mismatch", f"{path} holds bundle {bundle.version}, not the "
                                                               f"expected {expect_version}")
-        if bundle.version == old.version:
-            return ReloadResult("unchanged", old.version, old.version, str(path), 0.0, 0, 0)
         text_encoder = await self._text_encoder_for(bundle, old)
         model = build_model(state.settings, state.metrics, bundle, text_encoder, state.registry)
         await asyncio.to_thread(model.engine.warmup)

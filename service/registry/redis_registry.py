@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 import uuid
@@ -29,7 +28,9 @@ from service.registry.base import (
     is_class_id,
     sorted_classes,
 )
+from service.registry.bundle_pointer import read_pointer, write_pointer
 from service.registry.conditioning import ConditioningDecodeError, decode_tensors, encode_tensors
+from service.registry.durability import WAITAOF_MS, Durability, NotDurable, commit, probe, report
 from service.registry.recovery import bounded, restore_classes, store_lost_data
 from service.registry.snapshot_file import read_snapshot, write_snapshot
 
@@ -47,10 +48,11 @@ class RedisRegistry:
 
     def __init__(self, url: str, prefix: str = "scale", timeout_s: float = 0.5, *,
                  max_classes: int | None = None, retry_after_s: int = 5, snapshot_path: Path | None = None,
-                 conditioning_ttl_s: int = 0, probe_interval_s: float = 1.0) -> None:
+                 conditioning_ttl_s: int = 0, probe_interval_s: float = 1.0, durable_acks: bool = True) -> None:
         # One immediate retry reconnects a pooled connection that died with a restarted server.
         self._client = aioredis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 1))
+        self.prefix = prefix
         self._k_classes, self._k_version, self._k_epoch = (f"{prefix}:{n}" for n in ("classes", "version", "epoch"))
         self._k_cond = f"{prefix}:cond"
         self._k_bundle = f"{prefix}:bundle"  # the fleet's desired bundle (service/engine/reload.py follows it)
@@ -70,7 +72,11 @@ class RedisRegistry:
         # request at most this plus the write budget (a miss just recomputes the tensors).
         self._cache_budget = timeout_s / 2
         self.on_restore: Callable[[int], None] | None = None  # the app counts restores in /metrics
+        self.on_slow: Callable[[str], None] | None = None  # the app counts slow cache answers in /metrics
         self._file_baseline_checked = False
+        self._timeout = timeout_s
+        self._durable_acks = durable_acks
+        self.durability: Durability | None = None  # probed before the first write (and again after an outage)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisRegistry:
@@ -79,12 +85,23 @@ class RedisRegistry:
             raise ValueError("RedisRegistry needs settings.redis_url")
         return cls(settings.redis_url, settings.redis_key_prefix, settings.redis_timeout_s,
                    max_classes=settings.max_classes, retry_after_s=settings.retry_after_s,
-                   snapshot_path=settings.snapshot_path, conditioning_ttl_s=settings.conditioning_ttl_s)
+                   snapshot_path=settings.snapshot_path, conditioning_ttl_s=settings.conditioning_ttl_s,
+                   durable_acks=settings.redis_durable_acks)
 
     def _unavailable(self, what: str, exc: BaseException) -> RegistryUnavailable:
         self._down_until = time.monotonic() + self._probe_interval
+        self.durability = None  # the server may come back another one (upgraded, AOF switched): ask again
         log.warning("redis unavailable during %s: %s", what, exc)
         return RegistryUnavailable(f"class registry store unreachable during {what}: {exc}", self._retry_after)
+
+    def _slow(self, what: str, exc: BaseException) -> None:
+        # A cache answer later than its budget is a busy server or a loaded machine, not an outage: the
+        # tensors are computed instead, and the cache is skipped for one probe interval so that a mute store
+        # does not cost every request the budget. Counted in /metrics; real failures still warn.
+        self._down_until = time.monotonic() + self._probe_interval
+        log.debug("redis slow during %s (%s): computing the conditioning instead of waiting", what, exc)
+        if self.on_slow is not None:
+            self.on_slow(what)
 
     async def add(self, records: list[ClassRecord]) -> list[ClassRecord]:
         """Atomically register a batch (WATCH + MULTI/EXEC); acknowledged only after EXEC succeeded."""
@@ -92,9 +109,29 @@ class RedisRegistry:
         if not batch:
             return []
         try:
-            return await bounded(lambda: self._add(batch), self._write_budget)
+            return await bounded(lambda: self._add(batch), await self._budget("add"))
         except TimeoutError as exc:
             raise self._unavailable("add", exc) from exc
+
+    async def _budget(self, what: str) -> float:
+        """The write's time budget, probing once how writes are made durable (WAITAOF adds its wait)."""
+        if self.durability is None:
+            try:
+                self.durability = await bounded(lambda: probe(self._client, self._durable_acks), self._write_budget)
+            except (*UNAVAILABLE, TimeoutError) as exc:
+                raise self._unavailable(what, exc) from exc
+            report(self.durability)
+        return self._write_budget + (WAITAOF_MS / 1000 if self.durability.waits else 0.0)
+
+    async def _commit(self, pipe: aioredis.client.Pipeline, commands: list[tuple]) -> None:
+        durability = self.durability
+        try:
+            await commit(pipe.connection, [*commands, *self._bump_commands()], self._timeout,
+                         durability is not None and durability.waits)
+        except NotDurable as exc:
+            self.durability = None
+            raise RegistryUnavailable(f"the write was applied but not confirmed on disk: {exc}; retrying the "
+                                      "same request is safe", self._retry_after) from exc
 
     async def _add(self, batch: list[ClassRecord]) -> list[ClassRecord]:
         try:
@@ -114,10 +151,8 @@ class RedisRegistry:
                         if self._max_classes is not None and count + grow > self._max_classes:
                             raise RegistryFull(f"registry holds {count} classes; adding {grow} would exceed "
                                                f"max_classes={self._max_classes}", self._max_classes)
-                        pipe.multi()
-                        pipe.hset(self._k_classes, mapping={r.id: r.to_json() for r in new})
-                        self._bump(pipe)
-                        await pipe.execute()
+                        fields = [part for r in new for part in (r.id, r.to_json())]
+                        await self._commit(pipe, [("HSET", self._k_classes, *fields)])
                         return [existing[r.id] or r for r in batch]
                     except WatchError:
                         continue
@@ -130,7 +165,7 @@ class RedisRegistry:
         if not is_class_id(class_id):
             return False
         try:
-            return await bounded(lambda: self._remove(class_id), self._write_budget)
+            return await bounded(lambda: self._remove(class_id), await self._budget("remove"))
         except TimeoutError as exc:
             raise self._unavailable("remove", exc) from exc
 
@@ -143,10 +178,7 @@ class RedisRegistry:
                         if not await pipe.hexists(self._k_classes, class_id):
                             await pipe.unwatch()
                             return False
-                        pipe.multi()
-                        pipe.hdel(self._k_classes, class_id)
-                        self._bump(pipe)
-                        await pipe.execute()
+                        await self._commit(pipe, [("HDEL", self._k_classes, class_id)])
                         return True
                     except WatchError:
                         continue
@@ -154,9 +186,8 @@ class RedisRegistry:
             raise self._unavailable("remove", exc) from exc
         raise RegistryUnavailable("class registry is under heavy write contention", self._retry_after)
 
-    def _bump(self, pipe: aioredis.client.Pipeline) -> None:
-        pipe.incr(self._k_version)
-        pipe.set(self._k_epoch, self._epoch_token, nx=True)
+    def _bump_commands(self) -> list[tuple]:
+        return [("INCR", self._k_version), ("SET", self._k_epoch, self._epoch_token, "NX")]
 
     async def snapshot(self) -> RegistrySnapshot:
         """One MGET when unchanged; full reload in one MULTI when the version moved; stale copy on outage."""
@@ -227,6 +258,9 @@ class RedisRegistry:
             return None
         try:
             blob = await bounded(lambda: self._client.get(key), self._cache_budget)
+        except (TimeoutError, RedisTimeoutError) as exc:
+            self._slow("get_conditioning", exc)
+            return None
         except (*UNAVAILABLE, RedisError) as exc:
             self._unavailable("get_conditioning", exc)
             return None
@@ -247,30 +281,19 @@ class RedisRegistry:
             return  # the store just failed: do not make the request wait for it again
         try:
             await bounded(lambda: self._client.set(key, blob, ex=self._cond_ttl), self._cache_budget)
+        except (TimeoutError, RedisTimeoutError) as exc:
+            self._slow("put_conditioning", exc)
         except (*UNAVAILABLE, RedisError) as exc:
             log.warning("could not cache conditioning %s: %s", key, exc)
 
     async def get_desired_bundle(self) -> dict[str, str] | None:
         """The fleet's desired bundle {"bundle_path", "bundle_version"}, or None (unset, unreadable or outage)."""
-        try:
-            raw = await self._client.get(self._k_bundle)
-        except (*UNAVAILABLE, RedisError) as exc:
-            log.debug("cannot read %s: %s", self._k_bundle, exc)
-            return None
-        try:
-            value = json.loads(raw) if raw is not None else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            value = None
-        if not isinstance(value, dict) or not all(isinstance(value.get(k), str)
-                                                  for k in ("bundle_path", "bundle_version")):
-            return None
-        return {"bundle_path": value["bundle_path"], "bundle_version": value["bundle_version"]}
+        return await read_pointer(self._client, self._k_bundle, (*UNAVAILABLE, RedisError))
 
     async def set_desired_bundle(self, bundle_path: str, bundle_version: str) -> None:
         """Name the bundle every replica should serve (they poll it); RegistryUnavailable when Redis is down."""
-        value = json.dumps({"bundle_path": bundle_path, "bundle_version": bundle_version, "set_at": time.time()})
         try:
-            await self._client.set(self._k_bundle, value)
+            await write_pointer(self._client, self._k_bundle, bundle_path, bundle_version)
         except UNAVAILABLE as exc:
             raise self._unavailable("set_desired_bundle", exc) from exc
 

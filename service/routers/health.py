@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -9,8 +10,9 @@ from fastapi.responses import JSONResponse
 
 from model.layouts import LAYOUTS
 from model.text_onnx import OnnxTextEncoder
-from service.deps import get_state
+from service.deps import get_state, require_api_key
 from service.metrics import CONTENT_TYPE
+from service.problems import Problem
 
 router = APIRouter(tags=["operations"])
 
@@ -38,9 +40,33 @@ async def readyz(request: Request) -> JSONResponse:
                         status_code=200 if ready else 503, headers={} if ready else {"Retry-After": "1"})
 
 
+# An absolute, home or dot-relative path inside any string (a manifest's training notes, a reload error).
+_PATH = re.compile(r"(?<![\w.:/])(?:~|\.{1,2})?/[^\s'\",;()]+")
+
+
+def without_paths(value: Any) -> Any:
+    """`value` with every `bundle_path` entry dropped and every filesystem path in a string masked."""
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items() if k != "bundle_path"}
+    if isinstance(value, list):
+        return [without_paths(v) for v in value]
+    return _PATH.sub("<path>", value) if isinstance(value, str) else value
+
+
+def _shows_paths(request: Request) -> bool:
+    """Filesystem paths are for the operator: only a request that carries the configured API key sees them."""
+    if get_state(request).settings.api_key is None:
+        return False
+    try:
+        require_api_key(request)
+    except Problem:
+        return False
+    return True
+
+
 @router.get("/info")
 async def info(request: Request) -> dict[str, Any]:
-    """Bundle manifest, onnxruntime providers, registry version, batching and demo flag."""
+    """Bundle manifest, onnxruntime providers, registry version, batching and demo flag (paths: key only)."""
     state = get_state(request)
     snap = state.last_snapshot
     out: dict[str, Any] = {
@@ -51,7 +77,8 @@ async def info(request: Request) -> dict[str, Any]:
         "warm": state.engine.warm,
         "text_weights_id": state.text_encoder.weights_id,
         "registry": {"backend": type(state.registry).__name__, "version": snap.version if snap else None,
-                     "classes": len(snap.classes) if snap else None, "stale": snap.stale if snap else None},
+                     "classes": len(snap.classes) if snap else None, "stale": snap.stale if snap else None,
+                     "key_prefix": getattr(state.registry, "prefix", None)},
         "batching": {"max_batch_size": state.settings.max_batch_size, "max_wait_ms": state.settings.max_wait_ms,
                      "queue_size": state.settings.queue_size, "warm_sizes": state.engine.buckets or [1]},
         "text_encoder": "onnx" if isinstance(state.text_encoder, OnnxTextEncoder) else "open_clip",
@@ -65,7 +92,7 @@ async def info(request: Request) -> dict[str, Any]:
         out["reload"] = state.reloader.info()
     if state.warning:
         out["warning"] = state.warning
-    return out
+    return out if _shows_paths(request) else without_paths(out)
 
 
 LIMIT_SETTINGS = ("max_body_bytes", "max_frames", "max_sequences", "max_classes", "max_classes_per_request",

@@ -43,17 +43,20 @@ class StreamClosed(Exception):
 def _given_key(ws: WebSocket, start: dict[str, Any]) -> str | None:
     auth = ws.headers.get("authorization", "")
     return (ws.headers.get("x-api-key") or (auth[7:].strip() if auth.lower().startswith("bearer ") else None)
-            or ws.query_params.get("api_key") or start.get("api_key"))
+            or start.get("api_key"))
 
 
 def _check_key(state: ServiceState, ws: WebSocket, start: dict[str, Any]) -> None:
+    if "api_key" in ws.query_params:  # a URL lands in server and proxy logs: never accept a key there
+        raise StreamClosed(CLOSE_POLICY, 400, "key-in-url", "the API key must not be sent in the URL (it would "
+                           "be logged); send the X-API-Key header or \"api_key\" in the start message")
     key = state.settings.api_key
     if key is None:
         return
     given = _given_key(ws, start)
     if not given or not hmac.compare_digest(given.encode(), key.get_secret_value().encode()):
         raise StreamClosed(CLOSE_POLICY, 401, "unauthorized", "this stream needs the API key: X-API-Key or "
-                           "'Authorization: Bearer' header, ?api_key= or \"api_key\" in the start message")
+                           "'Authorization: Bearer' header, or \"api_key\" in the start message")
 
 
 async def _receive(ws: WebSocket, state: ServiceState) -> dict[str, Any] | np.ndarray:

@@ -304,7 +304,7 @@ async def _async_scenario(url: str, clips: list[np.ndarray]) -> list:
 def test_api_key_and_body_limit(redis_server, bundle: Path, tmp_path: Path, shared_data: Path) -> None:
     clip = _clip(shared_data)  # 82 frames: ~25 kB as .npy, well over 64 kB as JSON text
     with running_service(bundle, redis_server.url, tmp_path, SCALE_API_KEY="test-key-123",
-                         SCALE_MAX_BODY_BYTES="65536") as url:
+                         SCALE_MAX_BODY_BYTES="65536", SCALE_ALLOW_UNAUTHENTICATED_REDIS="true") as url:
         with ScaleClient(url) as anonymous:
             with pytest.raises(AuthenticationError) as info:
                 anonymous.add_classes(["reading"])

@@ -234,6 +234,18 @@ def test_invalid_preprocess_setting_is_named(bundle_copy: Path) -> None:
 
 
 @pytest.mark.unit
+def test_retired_preprocess_fields_are_gone_and_old_manifests_still_load(bundle_copy: Path) -> None:
+    written = json.loads((bundle_copy / "manifest.json").read_text())["preprocess"]
+    assert "max_bodies_read" not in written and "layout" not in written  # new exports carry what is read
+    rewrite_manifest(bundle_copy, lambda m: m["preprocess"].update(max_bodies_read=4, layout="nturgb+d"))
+    bundle = load_bundle(bundle_copy, providers=["CPUExecutionProvider"])  # a bundle exported before 2026-12
+    assert bundle.manifest.preprocess_config() == PreprocessConfig(num_frames=FRAMES)
+    rewrite_manifest(bundle_copy, lambda m: m["preprocess"].update(max_bodys=4))
+    with pytest.raises(BundleError, match="unknown preprocess keys"):
+        read_manifest(bundle_copy)
+
+
+@pytest.mark.unit
 def test_unknown_variant_is_refused(bundle_copy: Path) -> None:
     rewrite_manifest(bundle_copy, lambda m: m.update(variants=["fp32"]))
     with pytest.raises(BundleError, match="variant 'fp16' not in this bundle"):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +186,32 @@ def test_sample_side_exports_to_onnx_with_dynamic_batch_and_classes(tmp_path) ->
     want = scorer.score(x, other)
     np.testing.assert_allclose(energy, np_(want.energy), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(unc, np_(want.uncertainty), rtol=1e-5, atol=1e-6)
+
+
+_ONE_RUN = """
+import sys, numpy as np, torch
+torch.set_num_threads(1)
+from model.config import ScaleConfig
+from model.scorer import ScaleScorer
+torch.manual_seed(0)
+scorer = ScaleScorer(ScaleConfig(feature_dim=12, text_dim=16, cond_dim=8, latent_dim=4)).eval()
+gen = torch.Generator().manual_seed(1)
+g, tokens = torch.randn(6, 16, generator=gen), torch.randn(6, 6, 16, generator=gen)
+mask = (torch.arange(6).unsqueeze(0) < torch.randint(2, 7, (6,), generator=gen).unsqueeze(1)).float()
+x = torch.randn(5, 12, generator=torch.Generator().manual_seed(4))
+with torch.no_grad():
+    energy = scorer.energy(x, scorer.class_side(g, tokens, mask))
+np.save(sys.argv[1], energy.numpy(), allow_pickle=False)
+"""
+
+
+def test_two_processes_give_bit_identical_energies_and_rankings(tmp_path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    outs = [tmp_path / f"run{i}.npy" for i in range(2)]
+    for i, out in enumerate(outs):  # separate interpreters, different hash seeds: nothing shared in memory
+        env = {**os.environ, "PYTHONPATH": str(repo), "PYTHONHASHSEED": str(i + 11)}
+        subprocess.run([sys.executable, "-c", _ONE_RUN, str(out)], cwd=repo, env=env, check=True, timeout=300)
+    first, second = (np.load(out, allow_pickle=False) for out in outs)
+    assert first.shape == (5, 6) and np.isfinite(first).all()
+    assert first.tobytes() == second.tobytes()
+    assert (first.argsort(axis=1) == second.argsort(axis=1)).all()

@@ -151,3 +151,12 @@ def registry_state(client: TestClient) -> tuple[int, list[str]]:
     """(registry version, sorted class ids) as the API reports them."""
     body = client.get("/classes").json()
     return body["registry_version"], sorted(c["id"] for c in body["classes"])
+
+
+def end_stream(ws: Any) -> list[dict[str, Any]]:
+    """Send /streams' `end` message and return every event up to and including `end` (or an `error`)."""
+    ws.send_json({"type": "end"})
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["type"] not in ("end", "error"):
+        events.append(ws.receive_json())
+    return events

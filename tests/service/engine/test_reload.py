@@ -52,7 +52,8 @@ def test_reload_failures_keep_old_bundle_then_swap_with_conditioned_classes() ->
         shutil.copytree(other.path, broken)
         (broken / "sample_side.onnx").write_bytes(b"not a graph")
         clip = skeleton(5)
-        with running_app(api_key=KEY) as client:
+        # the test bundles live in separate temporary directories: the root is their common parent
+        with running_app(api_key=KEY, bundle_root=Path(tempfile.gettempdir())) as client:
             assert client.post("/classes", headers=AUTH, json={"classes": [
                 {"label": "walking"}, {"label": "jumping", "descriptions": ["feet leave the ground"]}]}
             ).status_code == 200
@@ -60,7 +61,7 @@ def test_reload_failures_keep_old_bundle_then_swap_with_conditioned_classes() ->
             assert client.post("/admin/reload", headers={"X-API-Key": "wrong-key-1234"}, json={}).status_code == 401
             missing = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(root / "nope")})
             damaged = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(broken)})
-            info = client.get("/info").json()
+            info = client.get("/info", headers=AUTH).json()  # paths in last_error: for the operator
             same = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(tiny_bundle().path)})
             before = client.get("/metrics").text
             swap = client.post("/admin/reload", headers=AUTH, json={"bundle_path": str(other.path)})
@@ -127,7 +128,8 @@ def test_replicas_sharing_redis_converge_on_the_published_bundle(redis_server) -
     try:
         other = seeded_bundle(root, 1)
         vb = read_manifest(other.path).bundle_version
-        common = {"redis_url": redis_server.url, "api_key": KEY, "bundle_poll_s": 0.2}
+        common = {"redis_url": redis_server.url, "api_key": KEY, "bundle_poll_s": 0.2,
+                  "allow_unauthenticated_redis": True, "bundle_root": Path(tempfile.gettempdir())}
         with running_app(**common) as a, running_app(**common) as b:
             assert a.post("/classes", headers=AUTH, json={"classes": [{"label": "walking"}]}).status_code == 200
             swap = a.post("/admin/reload", headers=AUTH, json={"bundle_path": str(other.path)})

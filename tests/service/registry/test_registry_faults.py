@@ -97,7 +97,7 @@ def test_kill_9_and_aof_restart_keeps_every_acknowledged_class(redis_server) -> 
         for i in range(20):
             acked += await reg.add([rec(f"class {i}")])
         await reg.snapshot()
-        redis_server.proc.kill()  # SIGKILL: no shutdown save; AOF with appendfsync always is all there is
+        redis_server.proc.kill()  # SIGKILL: no shutdown save; the AOF, fsynced as shipped, is all there is
         redis_server.proc.wait()
         redis_server.proc = None
         assert await timed_failure(reg.add([rec("during outage")])) < WRITE_BOUND_S

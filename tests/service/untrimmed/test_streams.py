@@ -82,7 +82,11 @@ def test_stream_key_limits_and_errors():
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 1008
-        with client.websocket_connect(f"/streams?api_key={key}") as ws:  # query key; message over 4096 bytes
+        with client.websocket_connect(f"/streams?api_key={key}") as ws:  # a key in the URL: refused
+            ws.send_json({"type": "start", "window": 16, "stride": 8})
+            err = ws.receive_json()
+            assert err["kind"] == "key-in-url" and key not in err["detail"]
+        with client.websocket_connect("/streams", headers={"X-API-Key": key}) as ws:  # message over 4096 bytes
             ws.send_json({"type": "start", "window": 16, "stride": 8})
             assert ws.receive_json()["type"] == "ready"
             ws.send_json({"type": "frames", "frames": np.ones((1, 40, 25, 3)).tolist()})
