@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.client import _connection_options, _run, _table, emit, load_sequence
+from cli.client import Warner, _connection_options, _run, _table, emit, load_sequence
 
 
 def _detect_options(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +80,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         with _client(args) as client:
             answer = client.detect(joints, **_options(args))
             numbers = _label_numbers(args, client) if args.format == "pkummd" else {}
+        from client.models import answer_warnings  # lazy: the package imports httpx
+
+        Warner().answer(answer_warnings(answer), bool(answer.get("demo")))  # stderr: every format
         if args.format == "json":
             text = json.dumps(answer, indent=2)
         elif args.format == "pkummd":
@@ -112,6 +115,7 @@ def _describe(event: dict[str, Any]) -> str | None:
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
+    from client.models import answer_warnings
     from client.stream import replay
 
     def action() -> int:
@@ -119,7 +123,11 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             raise ValueError("--chunk must be >= 1 and --fps >= 0")
         joints = load_sequence(args.path)
 
+        warner = Warner()
+
         def show(event: dict[str, Any]) -> None:
+            if event["type"] == "ready":
+                warner.answer(answer_warnings(event), bool(event.get("demo")))
             line = json.dumps(event) if args.json else _describe(event)
             if line:
                 print(line, flush=True)

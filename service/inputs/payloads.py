@@ -113,7 +113,8 @@ class RecognizeOut(BaseModel):
     bundle_version: str
     registry_version: int
     demo: bool | None = None
-    warning: str | None = None
+    warning: str | None = Field(None, description="every warning as one text of whole sentences")
+    warnings: list[str] | None = Field(None, description="each warning on its own (demo bundle, units)")
 
 
 class BatchRecognizeOut(BaseModel):
@@ -125,7 +126,8 @@ class BatchRecognizeOut(BaseModel):
     bundle_version: str
     registry_version: int
     demo: bool | None = None
-    warning: str | None = None
+    warning: str | None = Field(None, description="every warning as one text of whole sentences")
+    warnings: list[str] | None = Field(None, description="each warning on its own (demo bundle, units)")
 
 
 @dataclass(frozen=True)

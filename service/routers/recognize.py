@@ -29,6 +29,7 @@ from service.inputs.payloads import (
     parse_json_request,
     parse_npy_request,
 )
+from service.notices import join_notices, notice_list
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistrySnapshot
 
@@ -150,7 +151,8 @@ async def recognize(request: Request, model: Annotated[ModelState, Depends(use_m
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
     common = {"bundle_version": model.version, "registry_version": snap.version,
               "demo": True if model.demo else None,
-              "warning": "; ".join(w for w in (model.warning, req.warning) if w) or None}
+              "warning": join_notices(model.warning, req.warning),
+              "warnings": notice_list(model.warning, req.warning)}
     gates = [open_set_field(model, r[0].energy, req.threshold) for r, _ in ranked]
     if req.batched:
         return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked],
