@@ -52,7 +52,10 @@ trap 'rm -rf "$ctx"' EXIT
 cp "$CA_BUNDLE" "$ctx/ca-certificates.crt"
 declare -A TAGS=([python]=3.11 [redis]=7 [nginx]=1)
 for image in python redis nginx; do
+  # Without the buildx plugin `docker build` is the legacy builder, which prints a deprecation notice on every
+  # run: its output is shown only when the build fails.
   docker build --network host -q -f "$HERE/$image.Dockerfile" \
-    --build-arg "BASE=$PREFIX/debian:$SUITE" -t "$PREFIX/$image:${TAGS[$image]}-$SUITE" "$ctx" >/dev/null
+    --build-arg "BASE=$PREFIX/debian:$SUITE" -t "$PREFIX/$image:${TAGS[$image]}-$SUITE" "$ctx" \
+    >"$ctx/build.log" 2>&1 || { cat "$ctx/build.log" >&2; exit 1; }
   echo "stand-in: built $PREFIX/$image:${TAGS[$image]}-$SUITE"
 done
