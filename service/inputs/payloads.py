@@ -50,10 +50,10 @@ class ClassIn(BaseModel):
 
 
 class ClassesIn(BaseModel):
-    """Body of POST /classes."""
+    """Body of POST /classes: class objects, or plain labels as strings (as the client and CLI accept)."""
 
     model_config = ConfigDict(extra="forbid")
-    classes: list[ClassIn] = Field(..., min_length=1)
+    classes: list[ClassIn | str] = Field(..., min_length=1, description="class objects or plain label strings")
 
 
 class ClassOut(BaseModel):
