@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -206,6 +208,25 @@ def test_proxy_targets_the_replicas(compose: dict[str, Any], env_example: dict[s
 
     assert int(size) * 1024 * 1024 >= Settings.model_fields["max_body_bytes"].default
     assert interpolate(port, env_example).startswith(f"{env_example['HOST_BIND']}:{env_example['HOST_PROXY_PORT']}")
+
+
+def test_the_proxy_replays_on_another_replica_and_otherwise_answers_a_retryable_problem() -> None:
+    from client.errors import ServiceUnavailableError, error_from_response  # what the client makes of it
+    from service.problems import PROBLEM_BASE
+
+    conf = (REPO / "docker" / "nginx.conf").read_text()
+    retry = re.search(r"proxy_next_upstream ([^;]+);", conf).group(1).split()
+    assert {"error", "timeout", "non_idempotent"} <= set(retry)  # a replica dying mid-POST is replayed elsewhere
+    assert re.search(r"error_page 502 504 = @unavailable;", conf)
+    fallback = conf[conf.index("location @unavailable"):]
+    assert "add_header Retry-After 1 always;" in fallback and "application/problem+json" in fallback
+    status, body = re.search(r"return (\d+) '([^']+)';", fallback).groups()
+    problem = json.loads(body)
+    assert int(status) == problem["status"] == 503 and problem["type"].startswith(PROBLEM_BASE)
+    answer = httpx.Response(503, headers={"Retry-After": "1", "content-type": "application/problem+json"},
+                            content=body.encode(), request=httpx.Request("POST", "http://proxy/recognize"))
+    error = error_from_response(answer)
+    assert isinstance(error, ServiceUnavailableError) and error.retry_after == 1.0
 
 
 def compose_cli_missing() -> str | None:
