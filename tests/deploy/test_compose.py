@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -280,3 +281,41 @@ def test_the_services_each_command_starts(compose_cli: Any, profiles: str, flags
     done = compose_cli(*flags, "config", "--services", env={"COMPOSE_PROFILES": profiles, "REDIS_PASSWORD": "pw"})
     assert done.returncode == 0, done.stderr
     assert set(done.stdout.split()) == expected
+
+
+def documented_compose_commands() -> list[list[str]]:
+    """`docker compose ...` lines of the deployment docs' bash blocks (env assignments dropped)."""
+    from .test_docs_commands import bash_lines
+
+    found = []
+    for doc in ("docs/deploy.md", "docs/quickstart.md"):
+        for line in bash_lines(doc):
+            try:
+                words = shlex.split(line, comments=True)
+            except ValueError:
+                continue  # a line of a multi-line string, not a command
+            while words and re.match(r"^[A-Z_]+=", words[0]):
+                words = words[1:]
+            if words[:2] == ["docker", "compose"]:
+                found.append(words[2:])
+    return found
+
+
+def test_every_documented_compose_command_selects_existing_services(compose_cli: Any, tmp_path: Path) -> None:
+    commands = documented_compose_commands()
+    assert sum("up" in c for c in commands) >= 4  # not vacuous: the docs show the up commands
+    for args in commands:
+        global_flags = [w for i, w in enumerate(args) if w in ("--profile", "-f") or
+                        (i and args[i - 1] in ("--profile", "-f"))]
+        files = [global_flags[i + 1] for i, w in enumerate(global_flags) if w == "-f"]
+        profiles = [w for i, w in enumerate(global_flags) if i and global_flags[i - 1] == "--profile"]
+        flags = [x for p in profiles for x in ("--profile", p)]
+        done = compose_cli(*flags, "config", "--services", override=bool(files),
+                           env={"COMPOSE_PROFILES": "gpu", "REDIS_PASSWORD": "pw", "HOST_BUNDLE_DIR": str(tmp_path)})
+        assert done.returncode == 0, (args, done.stderr)
+        services = set(done.stdout.split())
+        if "up" in args:
+            named = [w for w in args[args.index("up") + 1:] if not w.startswith("-") and "=" not in w]
+            assert set(named) <= services, (args, services)
+            scaled = [w.split("=")[0] for i, w in enumerate(args) if i and args[i - 1] == "--scale"]
+            assert set(scaled) <= services, (args, services)
