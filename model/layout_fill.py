@@ -1,9 +1,8 @@
 """Missing-joint filling for pose-estimator skeletons, before they are mapped onto NTU-25.
 
-A joint is *missing* when its confidence is below the threshold (when the layout carries one) or when all its
-coordinates are exactly 0 (OpenPose and many exporters write zeros for undetected joints). A person is
-*absent* in a frame when every joint is missing; absent frames become all-zero NTU frames (the NTU convention
-for "no body"). Missing joints of a present person-frame are filled per person:
+Missing joints and absent persons are defined once, in model/presence.py (confidence below the threshold,
+all coordinates exactly 0, or non-finite); absent frames become all-zero NTU frames (the NTU convention for
+"no body"). Missing joints of a present person-frame are filled per person:
 
 1. over time: linear interpolation between the nearest frames where that joint was seen, holding the first /
    last seen position before / after them (`numpy.interp`);
@@ -18,13 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from model.presence import missing_mask, person_presence
 
-def missing_mask(coords: np.ndarray, confidence: np.ndarray | None, threshold: float) -> np.ndarray:
-    """(M,T,V) True where a joint is missing: confidence < threshold, all coordinates 0, or any non-finite."""
-    missing = np.all(coords == 0, axis=-1) | ~np.all(np.isfinite(coords), axis=-1)
-    if confidence is not None:
-        missing |= confidence < threshold
-    return missing
+__all__ = ["fill_missing", "missing_mask"]
 
 
 def _interpolate_over_time(track: np.ndarray, seen: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -40,7 +35,7 @@ def fill_missing(coords: np.ndarray, missing: np.ndarray,
                  parents: Sequence[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
     """Fill missing joints of (M,T,V,D) by the rules above; returns (filled float64, present (M,T) bool)."""
     out = np.array(coords, dtype=np.float64)
-    present = ~missing.all(axis=-1)
+    present = person_presence(missing)
     persons, _, joints, _ = out.shape
     for m in range(persons):
         frames = np.flatnonzero(present[m])

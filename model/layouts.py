@@ -23,10 +23,10 @@ Conversion rules (`to_ntu25`):
   hip-centre depth is `DEPTH_M` (3 m, a usual Kinect distance; MediaPipe's origin is the hip centre). A
   constant shift changes nothing after preprocessing, which centres every frame on SpineMid, but keeps
   joints away from (0, 0, 0), which means "empty" in NTU arrays;
-- 2D depth rule: the image scale is unknown, so coordinates are scaled to make the median shoulder-centre to
-  hip-centre distance over the sequence `TORSO_M` (0.5 m, an adult torso), and every joint gets z = `DEPTH_M`
-  (a flat skeleton facing the sensor). `units` must be "px" (the default for 2D; normalised image
-  coordinates work too);
+- 2D depth rule: the image scale is unknown, so coordinates are scaled by body lengths that were seen
+  (model/layout_scale.py: the torso is `TORSO_M`, 0.5 m, or without hips the shoulder width is 0.36 m), and
+  every joint gets z = `DEPTH_M` (a flat skeleton facing the sensor). `units` must be "px" (the default for
+  2D; normalised image coordinates work too). A sequence with nobody in it maps to all-zero frames;
 - `ntu25` is returned as given (only scaled by `units`), empty joints included.
 """
 
@@ -51,11 +51,11 @@ from model.layout_maps import (
     ntu25_from_openpose25,
     ntu25_identity,
 )
+from model.layout_scale import ScaleError, metres_per_unit, place_hidden_hips
 
 DEFAULT_LAYOUT = "ntu25"
 DEFAULT_CONFIDENCE_THRESHOLD = 0.3
 DEPTH_M = 3.0
-TORSO_M = 0.5
 UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 SPINE_BASE, SPINE_SHOULDER = 0, 20
 
@@ -146,18 +146,30 @@ def check_shape(array: np.ndarray, layout: str) -> np.ndarray:
 
 
 def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
-             confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD, units: str | None = None) -> np.ndarray:
-    """Convert a (T,V,C) or (M,T,V,C) skeleton of `layout` to float32 (M,T,25,3) NTU-25 (rules above)."""
+             confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD, units: str | None = None,
+             scale: float | None = None) -> np.ndarray:
+    """Convert a (T,V,C) or (M,T,V,C) skeleton of `layout` to float32 (M,T,25,3) NTU-25 (rules above).
+
+    `scale` (2D only): metres per image unit fixed by the caller (a stream fixes it once per connection);
+    None measures it on this array (`scale_2d`).
+    """
     spec = get_layout(layout)
     units = resolve_units(spec, units)
     arr = check_shape(array, layout).astype(np.float64)
     if spec.axes == "ntu":
-        return (arr * UNIT_SCALE[units]).astype(np.float32)
+        out = arr * UNIT_SCALE[units]
+        out[~np.isfinite(out).all(axis=-1)] = 0.0  # a non-finite joint is missing: NTU writes it as 0
+        return out.astype(np.float32)
     coords = arr[..., :spec.dims]
     confidence = arr[..., spec.dims] if arr.shape[-1] > spec.dims else None
-    filled, present = fill_missing(coords, missing_mask(coords, confidence, confidence_threshold), spec.parents)
+    missing = missing_mask(coords, confidence, confidence_threshold)
     if spec.dims == 2:
-        scale = TORSO_M / _median_torso(filled, present, spec)
+        scale = _scale(coords, missing, spec) if scale is None else scale
+        if scale is None:  # nobody in view: nothing to scale, every frame is empty
+            return np.zeros(arr.shape[:2] + (len(NTU25_JOINTS), 3), np.float32)
+        coords, missing = place_hidden_hips(coords, missing, spec.hips, spec.shoulders, scale)
+    filled, present = fill_missing(coords, missing, spec.parents)
+    if spec.dims == 2:
         xyz = np.concatenate([filled * scale, np.zeros_like(filled[..., :1])], axis=-1)
     else:
         xyz = filled * UNIT_SCALE[units]
@@ -172,16 +184,23 @@ def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
     return out.astype(np.float32)
 
 
-def _median_torso(coords: np.ndarray, present: np.ndarray, spec: LayoutSpec) -> float:
-    """Median shoulder-centre to hip-centre distance over present person-frames (LayoutError when 0)."""
-    (lh, rh), (ls, rs) = spec.hips, spec.shoulders
-    torso = (coords[..., ls, :] + coords[..., rs, :] - coords[..., lh, :] - coords[..., rh, :]) / 2.0
-    lengths = np.linalg.norm(torso, axis=-1)[present]
-    median = float(np.median(lengths)) if lengths.size else 0.0
-    if not median > 0:
-        raise LayoutError(f"layout {spec.name!r}: cannot scale 2D input to metres, the shoulders and hips "
-                          "coincide (or no joint is above the confidence threshold)")
-    return median
+def scale_2d(array: np.ndarray, layout: str,
+             confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD) -> float | None:
+    """Metres per image unit of a 2D skeleton by the rules of model/layout_scale.py; None when nobody is in it."""
+    spec = get_layout(layout)
+    if spec.dims != 2:
+        raise LayoutError(f"layout {spec.name!r} is 3D: it has no 2D scale")
+    arr = check_shape(array, layout).astype(np.float64)
+    coords = arr[..., :2]
+    confidence = arr[..., 2] if arr.shape[-1] > 2 else None
+    return _scale(coords, missing_mask(coords, confidence, confidence_threshold), spec)
+
+
+def _scale(coords: np.ndarray, missing: np.ndarray, spec: LayoutSpec) -> float | None:
+    try:
+        return metres_per_unit(coords, missing, spec.hips, spec.shoulders, spec.joints)
+    except ScaleError as exc:
+        raise LayoutError(f"layout {spec.name!r}: {exc}") from None
 
 
 def units_warning(ntu: np.ndarray) -> str | None:

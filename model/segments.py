@@ -26,7 +26,9 @@ class DetectOptions:
     smooth: int = 3
     threshold: float | None = None  # best energy above it = background (the open-set threshold)
     min_score: float = 0.0  # best softmax score below it = background
-    levels: tuple[float, ...] = (0.0, 0.5)  # class-score levels at which runs become proposals
+    # class-score levels at which runs become proposals; with the one level 0 the segments and the background
+    # tile the frames (what /detect answers); more levels add nested proposals, for mAP tools only
+    levels: tuple[float, ...] = (0.0,)
     nms_iou: float = 0.5
     min_frames: int = 1
 
@@ -48,14 +50,15 @@ def softmax_scores(energy: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def frame_intervals(starts: np.ndarray, length: int, num_frames: int,
-                    energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split [0, T) at window edges; each piece gets the mean energy of the windows covering it.
+def frame_intervals(starts: np.ndarray, length: int, num_frames: int, energy: np.ndarray,
+                    cuts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split [0, T) at window edges (and at `cuts`); each piece gets the mean energy of the windows covering it.
 
     Returns (bounds (P+1,), energy (P, K)): piece i is frames [bounds[i], bounds[i+1]).
     """
     ends = np.minimum(starts + length, num_frames)
-    bounds = np.unique(np.concatenate([starts, ends, [0, num_frames]]))
+    extra = np.asarray([] if cuts is None else cuts, dtype=np.int64)
+    bounds = np.unique(np.concatenate([starts, ends, [0, num_frames], extra]))
     si, ei = np.searchsorted(bounds, starts), np.searchsorted(bounds, ends)
     diff = np.zeros((len(bounds), energy.shape[1]))
     count = np.zeros(len(bounds))
@@ -92,23 +95,36 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
 
 
+def presence_cuts(present: np.ndarray | None) -> np.ndarray | None:
+    """Frames where a (T,) presence mask changes: piece boundaries, so a piece is all present or all absent."""
+    if present is None:
+        return None
+    return np.flatnonzero(np.diff(np.asarray(present, dtype=np.int8))) + 1
+
+
 def build_segments(starts: np.ndarray, energy: np.ndarray, length: int, num_frames: int, temperature: float,
-                   opts: DetectOptions) -> tuple[list[Segment], list[Segment]]:
+                   opts: DetectOptions, present: np.ndarray | None = None) -> tuple[list[Segment], list[Segment]]:
     """Window energies (n, K) -> (class segments after per-class NMS, background stretches).
 
-    Windows with non-finite energies (nobody to score) count as background wherever they dominate a piece.
+    Windows with non-finite energies (nobody to score) count as background wherever they dominate a piece;
+    frames where `present` (T,) is False (nobody in view, model/presence.py) are background. The background is
+    every frame no segment holds, so with the default single level segments and background tile [0, T).
+    Background energies and scores are NaN over stretches that no window could score.
     """
+    if energy.ndim != 2 or energy.shape[1] == 0 or not np.isfinite(energy).any():
+        return [], [Segment(0, num_frames - 1, None, float("nan"), float("nan"))]
     bad = ~np.isfinite(energy).all(axis=1)
     if bad.any():
-        fill = energy[~bad].max(axis=0) if (~bad).any() else np.zeros(energy.shape[1])
-        energy = np.where(bad[:, None], fill[None], energy)
-    bounds, piece_e = frame_intervals(starts, length, num_frames, smooth_windows(energy, opts.smooth))
+        energy = np.where(bad[:, None], energy[~bad].max(axis=0)[None], energy)
+    cuts = presence_cuts(present)
+    bounds, piece_e = frame_intervals(starts, length, num_frames, smooth_windows(energy, opts.smooth), cuts)
     p = softmax_scores(piece_e, temperature)
     best = piece_e.argmin(1)
     best_e, best_p = piece_e.min(1), p.max(1)
-    accepted = best_p >= opts.min_score
-    if bad.any():
-        accepted &= frame_intervals(starts, length, num_frames, bad[:, None].astype(np.float64))[1][:, 0] < 0.5
+    unscored = frame_intervals(starts, length, num_frames, bad[:, None].astype(np.float64), cuts)[1][:, 0]
+    if present is not None:
+        unscored = np.where(np.asarray(present, dtype=bool)[bounds[:-1]], unscored, 1.0)
+    accepted = (best_p >= opts.min_score) & (unscored < 0.5)
     if opts.threshold is not None:
         accepted &= best_e <= opts.threshold
     size = np.diff(bounds).astype(np.float64)
@@ -122,8 +138,18 @@ def build_segments(starts: np.ndarray, energy: np.ndarray, length: int, num_fram
                               float(np.average(p[a:b + 1, k], weights=w)))
                 if seg.end - seg.start + 1 >= opts.min_frames:
                     proposals.append(seg)
-    background = [Segment(int(bounds[a]), int(bounds[b + 1]) - 1, None,
-                          float(np.average(best_e[a:b + 1], weights=size[a:b + 1])),
-                          float(np.average(best_p[a:b + 1], weights=size[a:b + 1])))
-                  for a, b in _runs(~accepted)]
-    return nms(proposals, opts.nms_iou), background
+    kept = nms(proposals, opts.nms_iou)
+    held = np.zeros(len(size), dtype=bool)
+    for seg in kept:
+        held[np.searchsorted(bounds, seg.start):np.searchsorted(bounds, seg.end + 1)] = True
+    return kept, [_background(bounds, a, b, best_e, best_p, size * (unscored < 1.0)) for a, b in _runs(~held)]
+
+
+def _background(bounds: np.ndarray, a: int, b: int, best_e: np.ndarray, best_p: np.ndarray,
+                weight: np.ndarray) -> Segment:
+    """Pieces a..b as one background stretch, energy and score averaged over the pieces that were scored."""
+    w = weight[a:b + 1]
+    if not w.sum() > 0:
+        return Segment(int(bounds[a]), int(bounds[b + 1]) - 1, None, float("nan"), float("nan"))
+    return Segment(int(bounds[a]), int(bounds[b + 1]) - 1, None, float(np.average(best_e[a:b + 1], weights=w)),
+                   float(np.average(best_p[a:b + 1], weights=w)))

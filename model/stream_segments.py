@@ -39,8 +39,18 @@ class StreamSegmenter:
         self._run: dict | None = None
         self._covered = 0  # frames [0, covered) belong to closed or open runs
 
-    def push(self, start: int, energy: np.ndarray, num_frames: int) -> tuple[WindowResult, list[Segment]]:
-        """Add the window starting at `start` (num_frames = frames seen so far); returns closed segments."""
+    @property
+    def covered(self) -> int:
+        """Frames [0, covered) belong to closed or open runs."""
+        return self._covered
+
+    def push(self, start: int, energy: np.ndarray, num_frames: int,
+             present: np.ndarray | None = None) -> tuple[WindowResult, list[Segment]]:
+        """Add the window starting at `start` (num_frames = frames seen so far); returns closed segments.
+
+        `present` (one flag per frame of the window, model/presence.py): core frames without anybody in view
+        go to background whatever the window's class.
+        """
         end = min(start + self.length, num_frames)
         row = np.asarray(energy, np.float64)
         if np.isfinite(row).all():
@@ -54,29 +64,42 @@ class StreamSegmenter:
             result = WindowResult(start, end - 1, None, None, None, False)
         key = result.class_index if result.accepted else None
         core_end = min(max((start + end + self.stride) // 2, self._covered), end)
-        closed: list[Segment] = []
-        if self._run is not None and self._run["key"] != key:
-            closed.append(self._close())
-        if core_end > self._covered or self._run is None:
-            if self._run is None:
-                self._run = {"key": key, "start": self._covered, "e": [], "p": []}
-            self._covered = max(core_end, self._covered)
-            self._run["end"] = self._covered
-        self._run["e"].append(result.energy if result.energy is not None else np.nan)
-        self._run["p"].append(result.score if result.score is not None else np.nan)
+        flags = None if present is None else np.asarray(present, dtype=bool)[self._covered - start:core_end - start]
+        closed = self._extend(core_end, key, flags)
+        if self._run is not None and self._run["key"] == key:
+            self._run["e"].append(result.energy if result.energy is not None else np.nan)
+            self._run["p"].append(result.score if result.score is not None else np.nan)
         return result, closed
+
+    def _extend(self, until: int, key: int | None, present: np.ndarray | None) -> list[Segment]:
+        """Give frames [covered, until) to `key`, or to background where `present` is False; closed runs."""
+        closed: list[Segment] = []
+        if until <= self._covered:
+            return closed
+        flags = np.ones(until - self._covered, dtype=bool) if present is None else present
+        edges = np.flatnonzero(np.diff(flags.astype(np.int8))) + 1
+        for a, b in zip(np.concatenate([[0], edges]).tolist(), np.concatenate([edges, [len(flags)]]).tolist(),
+                        strict=True):
+            piece_key = key if flags[a] else None
+            if self._run is not None and self._run["key"] != piece_key:
+                closed.append(self._close())
+            if self._run is None:
+                self._run = {"key": piece_key, "start": self._covered + a, "e": [], "p": []}
+            self._run["end"] = self._covered + b
+        self._covered = until
+        return closed
 
     def _close(self) -> Segment:
         run, self._run = self._run, None
-        e, p = np.asarray(run["e"]), np.asarray(run["p"])
+        e, p = np.asarray(run["e"], np.float64), np.asarray(run["p"], np.float64)
         energy = float(np.nanmean(e)) if np.isfinite(e).any() else float("nan")
         score = float(np.nanmean(p)) if np.isfinite(p).any() else float("nan")
-        return Segment(run["start"], max(run["end"], run["start"] + 1) - 1, run["key"], energy, score)
+        return Segment(run["start"], run["end"] - 1, run["key"], energy, score)
 
-    def finish(self, num_frames: int) -> list[Segment]:
-        """Close the open run at the end of the stream (it extends to the last frame)."""
-        if self._run is None:
-            return []
-        self._run["end"] = max(self._run.get("end", 0), num_frames)
-        self._covered = num_frames
-        return [self._close()]
+    def finish(self, num_frames: int, present: np.ndarray | None = None) -> list[Segment]:
+        """Close the open run at the end of the stream; `present` flags frames [covered, num_frames)."""
+        key = self._run["key"] if self._run is not None else None
+        closed = self._extend(num_frames, key, present)
+        if self._run is not None:
+            closed.append(self._close())
+        return closed

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.presence import frame_presence, scorable_windows
+
 # Defaults near a PKU-MMD instance (~8 s at 30 fps is ~240 frames) and within the 64-256 frame range where
 # Shift-GCN's long temporal receptive field (~150 frames for ST-GCN-like stacks) sees a whole action; the
 # stride of 1/4 window keeps every instance covered by several windows (SPEC §7).
@@ -55,11 +57,22 @@ def cut_windows(joints: np.ndarray, starts: np.ndarray, length: int) -> list[np.
 
 def score_windows(joints: np.ndarray, spec: WindowSpec, score: ScoreWindows,
                   chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Energies (n_windows, K) of every window of joints (M,T,V,C), scored `chunk` windows per call."""
+    """Energies (n_windows, K) of every window of joints (M,T,V,C), scored `chunk` windows per call.
+
+    Windows with somebody in view in under half of their frames (model/presence.py) are never sent to
+    `score`: their rows are NaN, which model.segments reads as background.
+    """
     starts = window_starts(joints.shape[1], spec.length, spec.stride)
     windows = cut_windows(joints, starts, spec.length)
-    parts = [np.asarray(score(windows[i:i + chunk]), dtype=np.float64) for i in range(0, len(windows), chunk)]
-    return starts, np.concatenate(parts, axis=0)
+    keep = np.flatnonzero(scorable_windows(frame_presence(joints), starts, spec.length))
+    parts = [np.asarray(score([windows[j] for j in keep[i:i + chunk]]), dtype=np.float64)
+             for i in range(0, len(keep), chunk)]
+    if not parts:
+        return starts, np.full((len(starts), 0), np.nan)
+    scored = np.concatenate(parts, axis=0)
+    energy = np.full((len(starts), scored.shape[1]), np.nan)
+    energy[keep] = scored
+    return starts, energy
 
 
 def window_centres(starts: np.ndarray, length: int, num_frames: int) -> np.ndarray:

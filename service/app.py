@@ -137,7 +137,7 @@ class BodyLimitMiddleware:
 def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None, text_encoder: Any = None,
                registry: Registry | None = None) -> FastAPI:
     """Build the app; heavy loading happens in the lifespan (bundle, text tower, warm-up in background)."""
-    from service.routers import admin, classes, detect, health, recognize, streams
+    from service.routers import admin, classes, detect, health, playground, recognize, streams
 
     settings = settings or load_settings()
     # FastAPIOffline: /docs (Swagger UI) and /redoc load their JS/CSS from the app, not from a CDN
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, *, bundle: Bundle | None = None
     app.include_router(streams.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(playground.router)  # GET /playground: the page, its files and samples
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        per_path={"/detect": settings.detect_max_body_bytes})
     app.add_middleware(BundleVersionHeader)

@@ -22,3 +22,8 @@ def join_notices(*notes: str | None) -> str | None:
     """The warnings as one text of whole sentences ("A. B."), for clients that read a single string."""
     listed = notice_list(*notes)
     return " ".join(listed) if listed else None
+
+
+def answer_notices(*notes: str | None) -> dict[str, str | list[str] | None]:
+    """The `warning` (whole sentences) and `warnings` (one per item) fields of an answer."""
+    return {"warning": join_notices(*notes), "warnings": notice_list(*notes)}

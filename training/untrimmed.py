@@ -3,8 +3,9 @@
 The recognizer is a frozen random-init Shift-GCN plus a SCALE scorer trained for seconds on its features of
 generated trimmed clips and of action windows of generated training videos; its open-set threshold is
 calibrated on action windows of held-out training videos (docs/benchmarks.md §7 says why). Test windows are
-scored through model.windows.score_windows (the function /detect uses) and segmented by model.segments,
-then judged with the PKU-MMD mAP against a chance baseline.
+scored through model.windows.score_windows (the function /detect uses; windows mostly without a person are
+not scored) and segmented by model.segments (frames without a person are background; nested proposals at
+class-score levels 0 and 0.5, which the mAP rewards), then judged with the PKU-MMD mAP against a chance baseline.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from model.losses import cyclical_beta, total_loss
 from model.openset import auroc, calibrate_threshold
 from model.pkummd import Instance
 from model.preprocess import preprocess_batch, to_encoder_input
+from model.presence import frame_presence
 from model.scorer import ScaleScorer
 from model.segments import DetectOptions, build_segments
 from model.shift_gcn import ShiftGCN
@@ -205,7 +207,8 @@ def run_untrimmed_benchmark(num_classes: int = 5, held_out: int = 3, videos: int
         joints, instances = untrimmed_sequence(labels, rng)
         starts, energy = score_windows(joints, spec, rec)
         segments, _ = build_segments(starts, energy, spec.length, joints.shape[1], temperature=1.0,
-                                     opts=DetectOptions(smooth=smooth, threshold=threshold))
+                                     opts=DetectOptions(smooth=smooth, threshold=threshold, levels=(0.0, 0.5)),
+                                     present=frame_presence(joints))
         name = f"video{v}"
         truth[name], frames[name] = instances, joints.shape[1]
         preds[name] = [Instance(s.class_index + 1, s.start, s.end, s.score) for s in segments]

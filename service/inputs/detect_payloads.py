@@ -57,10 +57,14 @@ class DetectRequest:
                              min_frames=1)
 
 
-def check_sequence(arr: Any, layout: str | None, limits: Limits, loc: list[str | int]) -> np.ndarray:
-    """The single place where a posted sequence of `layout` is validated and mapped onto NTU-25 (M,T,25,3)."""
+def check_sequence(arr: Any, layout: str | None, limits: Limits, loc: list[str | int],
+                   mapped: bool = True) -> np.ndarray:
+    """The single place where a posted sequence of `layout` is validated and mapped onto NTU-25 (M,T,25,3).
+
+    mapped=False: validated but left in the layout (a /streams chunk, mapped with its connection's rules).
+    """
     opts = layout_options(layout, None, None, ["layout"])
-    return check_skeleton(arr, limits, loc, DETECT_LIMIT_HINT, opts=opts)
+    return check_skeleton(arr, limits, loc, DETECT_LIMIT_HINT, opts=opts, mapped=mapped)
 
 
 def detect_limits(limits: Limits, settings: Settings) -> Limits:

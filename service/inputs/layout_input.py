@@ -19,6 +19,7 @@ from model.layouts import (
     to_ntu25,
     units_warning,
 )
+from model.plausibility import plausibility_warning
 from service.problems import invalid
 
 
@@ -73,9 +74,9 @@ def convert(arr: np.ndarray, opts: LayoutOptions, where: str, loc: list[str | in
 
 
 def sequences_warning(sequences: Sequence[np.ndarray]) -> str | None:
-    """The first units warning among converted sequences, naming the sequence when there are several."""
+    """The first units or plausibility warning among converted sequences, naming the sequence when several."""
     for i, seq in enumerate(sequences):
-        note = units_warning(seq)
+        note = units_warning(seq) or plausibility_warning(seq)
         if note:
             return note if len(sequences) == 1 else f"sequence {i}: {note}"
     return None

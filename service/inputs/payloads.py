@@ -148,8 +148,11 @@ LONG_SEQUENCE_HINT = ("; for a long untrimmed sequence use POST /detect, which s
 
 
 def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hint: str = LONG_SEQUENCE_HINT,
-                   *, opts: LayoutOptions = NTU25) -> np.ndarray:
-    """Validate one sequence of `opts.layout`, return it as float32 NTU (M,T,25,3); 422 naming the issue."""
+                   *, opts: LayoutOptions = NTU25, mapped: bool = True) -> np.ndarray:
+    """Validate one sequence of `opts.layout`, return it as float32 NTU (M,T,25,3); 422 naming the issue.
+
+    mapped=False returns the validated float64 (M,T,V,C) of the layout instead (a stream maps it later).
+    """
     where = ".".join(str(p) for p in loc)
     try:
         arr = np.asarray(value)
@@ -185,7 +188,7 @@ def check_skeleton(value: Any, limits: Limits, loc: list[str | int], too_long_hi
                       loc=loc, kind="non-finite")
     if np.abs(arr).max() > 1e6:
         raise invalid(f"{where} has coordinates beyond 1e6 (expected metres)", loc=loc, kind="out-of-range")
-    return convert(arr, opts, where, loc)
+    return convert(arr, opts, where, loc) if mapped else arr
 
 
 def _kind_name(arr: np.ndarray) -> str:

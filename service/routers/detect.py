@@ -8,8 +8,9 @@ from starlette.concurrency import run_in_threadpool
 from service.deps import get_state
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import TEXT_MEDIA_TYPE, DetectIn, parse_detect
+from service.inputs.layout_input import sequences_warning
 from service.inputs.payloads import NPY_MEDIA_TYPE
-from service.notices import join_notices, notice_list
+from service.notices import answer_notices
 from service.problems import Problem
 from service.routers.recognize import resolve_candidates
 from service.untrimmed.detect import DetectOut, run_detection
@@ -49,5 +50,4 @@ async def detect(request: Request) -> DetectOut:
     rows = await text_columns(records, state.conditioner, state.settings.text_aggregation)
     result = await run_detection(state, req, records, rows)
     return DetectOut(**result, bundle_version=state.bundle.version, registry_version=snap.version,
-                     demo=True if state.demo else None, warning=join_notices(state.warning),
-                     warnings=notice_list(state.warning))
+                     demo=True if state.demo else None, **answer_notices(state.warning, sequences_warning([req.joints])))

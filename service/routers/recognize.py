@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from model.preprocess import SkeletonShapeError, preprocess_batch, to_encoder_input
+from model.presence import has_person
 from model.text_aggregate import RULES
 from service.deps import ServiceState, get_state, use_model
 from service.engine.batcher import BatcherClosed, QueueFull
@@ -29,7 +30,7 @@ from service.inputs.payloads import (
     parse_json_request,
     parse_npy_request,
 )
-from service.notices import join_notices, notice_list
+from service.notices import answer_notices
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistrySnapshot
 
@@ -71,6 +72,11 @@ def resolve_candidates(snap: RegistrySnapshot, wanted: list[str] | None) -> list
 
 def prepare(req: RecognizeRequest, state: ServiceState | ModelState) -> np.ndarray:
     """The training preprocessing, then the encoder layout (N,3,T',25,2); 422 when it cannot be normalised."""
+    empty = [i for i, seq in enumerate(req.sequences) if not has_person(seq)]
+    if empty:
+        which = "the sequence" if not req.batched else f"sequence(s) {empty}"
+        raise invalid(f"nobody is in view in any frame of {which}: every joint is zero, non-finite or under the "
+                      "confidence threshold, so there is no action to recognize", loc=["body"], kind="no-person")
     try:
         x = to_encoder_input(preprocess_batch(req.sequences, state.preprocess))
     except SkeletonShapeError as exc:
@@ -151,8 +157,7 @@ async def recognize(request: Request, model: Annotated[ModelState, Depends(use_m
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
     common = {"bundle_version": model.version, "registry_version": snap.version,
               "demo": True if model.demo else None,
-              "warning": join_notices(model.warning, req.warning),
-              "warnings": notice_list(model.warning, req.warning)}
+              **answer_notices(model.warning, req.warning)}
     gates = [open_set_field(model, r[0].energy, req.threshold) for r, _ in ranked]
     if req.batched:
         return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked],

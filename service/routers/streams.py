@@ -20,6 +20,7 @@ from service.deps import ServiceState
 from service.engine.open_set import bundle_threshold
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
+from service.inputs.layout_input import layout_options
 from service.inputs.payloads import load_npy_body
 from service.inputs.rules import check_json_depth
 from service.notices import join_notices
@@ -101,7 +102,8 @@ async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict
     override = options.threshold
     threshold = override if override is not None else bundle_threshold(state)
     source = "request" if override is not None else ("bundle" if threshold is not None else "none")
-    session = StreamSession(state, spec, records, rows, threshold, source, options.smooth, options.min_score)
+    session = StreamSession(state, spec, records, rows, threshold, source, options.smooth, options.min_score,
+                            layout_options(options.layout, None, None, ["layout"]))
     ready = {"type": "ready", "window": {"length": spec.length, "stride": spec.stride},
              "classes": [{"id": r.id, "label": r.label} for r in records],
              "open_set": {"threshold": threshold, "source": source}, "bundle_version": state.bundle.version,
@@ -114,7 +116,7 @@ async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict
 
 
 def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, layout: str | None) -> np.ndarray | None:
-    """A frames message as (M,n,25,3) float32; None for `end`."""
+    """A frames message as validated raw (M,n,V,C) of the layout (the session maps it); None for `end`."""
     if isinstance(message, dict):
         kind = message.get("type")
         if kind == "end":
@@ -123,7 +125,7 @@ def _frames(message: dict[str, Any] | np.ndarray, state: ServiceState, layout: s
             raise invalid(f"expected a frames or end message, got type {kind!r}")
         message = message["frames"]
     limits = detect_limits(state.limits, state.settings)
-    return check_sequence(message, layout, limits, ["frames"])
+    return check_sequence(message, layout, limits, ["frames"], mapped=False)
 
 
 async def _serve(ws: WebSocket, state: ServiceState) -> None:

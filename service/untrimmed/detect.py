@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from model.presence import frame_presence
 from model.segments import Segment, build_segments, softmax_scores
 from model.windows import score_windows
 from service.deps import ServiceState
@@ -31,12 +32,13 @@ class SegmentOut(BaseModel):
 
 
 class BackgroundOut(BaseModel):
-    """A stretch where no registered class is confident ("none of the registered classes")."""
+    """A stretch where no registered class is confident ("none of the registered classes") or nobody is seen."""
 
     start_frame: int
     end_frame: int
-    energy: float = Field(description="mean best-class energy over the stretch")
-    score: float
+    energy: float | None = Field(description="mean best-class energy over the scored part of the stretch; left out "
+                                             "when nobody was in view to score")
+    score: float | None
 
 
 class WindowOut(BaseModel):
@@ -100,17 +102,24 @@ async def run_detection(state: ServiceState, req: DetectRequest, records: list[C
     score = window_scorer(state, records, rows, loop)
     chunk = max(1, state.settings.max_batch_size)
     starts, energy = await run_in_threadpool(score_windows, req.joints, req.spec, score, chunk)
+    if energy.shape[1] != len(records):  # no window had anybody in view: nothing was scored
+        energy = np.full((len(starts), len(records)), np.nan)
     override = req.options.threshold
     threshold = override if override is not None else bundle_threshold(state)
     source = "request" if override is not None else ("bundle" if threshold is not None else "none")
     frames, temperature = int(req.joints.shape[1]), state.bundle.manifest.score_temperature
     segments, background = build_segments(starts, energy, req.spec.length, frames, temperature,
-                                          req.detect_options(threshold))
+                                          req.detect_options(threshold), frame_presence(req.joints))
     windows = (window_rows(starts, energy, req.spec.length, frames, records, temperature, threshold)
                if req.options.include_windows else None)
     return {"frames": frames, "window": {"length": req.spec.length, "stride": req.spec.stride, "count": len(starts)},
             "segments": [_segment(s, records) for s in segments],
-            "background": [BackgroundOut(start_frame=b.start, end_frame=b.end, energy=b.energy, score=b.score)
-                           for b in background],
+            "background": [BackgroundOut(start_frame=b.start, end_frame=b.end, energy=_finite(b.energy),
+                                         score=_finite(b.score)) for b in background],
             "open_set": {"accepted": bool(segments), "threshold": threshold, "source": source},
             "windows": windows, "seconds": time.perf_counter() - started}
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: an unscored stretch reports null."""
+    return value if np.isfinite(value) else None

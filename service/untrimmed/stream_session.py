@@ -8,22 +8,31 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from model.presence import frame_presence, scorable_windows
 from model.segments import Segment
 from model.stream_segments import StreamSegmenter, WindowResult
 from model.windows import WindowSpec
 from service.deps import ServiceState
 from service.engine.scoring import encoder_input, submit
+from service.inputs.layout_input import NTU25, LayoutOptions
 from service.inputs.payloads import MAX_PERSONS_IN
 from service.problems import invalid
 from service.registry import ClassRecord
+from service.untrimmed.stream_convert import StreamConverter
 
 
 class StreamSession:
-    """Frames in, events out; memory holds at most one window plus one stride plus the last chunk."""
+    """Frames in, events out; memory holds at most one window plus one stride plus the last chunk.
+
+    Raw chunks of the connection's layout are mapped by one StreamConverter (rules fixed per connection);
+    windows with somebody in view in under half of their frames are background and are not scored.
+    """
 
     def __init__(self, state: ServiceState, spec: WindowSpec, records: list[ClassRecord], rows: dict,
-                 threshold: float | None, source: str, smooth: int = 1, min_score: float = 0.0) -> None:
+                 threshold: float | None, source: str, smooth: int = 1, min_score: float = 0.0,
+                 layout: LayoutOptions = NTU25) -> None:
         self.state, self.spec, self.records, self.rows = state, spec, records, rows
+        self.converter = StreamConverter(layout)
         self.threshold, self.source = threshold, source
         self.segmenter = StreamSegmenter(spec.length, spec.stride, state.bundle.manifest.score_temperature,
                                          threshold, smooth, min_score)
@@ -35,8 +44,8 @@ class StreamSession:
 
     @property
     def buffered(self) -> int:
-        """Frames held in memory."""
-        return int(self.buffer.shape[1])
+        """Frames held in memory (mapped, and raw ones waiting for the connection's 2D scale)."""
+        return int(self.buffer.shape[1]) + self.converter.waiting
 
     def _append(self, frames: np.ndarray) -> None:
         persons = max(self.buffer.shape[0], frames.shape[0])
@@ -47,9 +56,13 @@ class StreamSession:
                                       np.pad(frames, [(0, persons - frames.shape[0]), *pad[1:]])], axis=1)
         self.total += frames.shape[1]
 
-    async def add(self, frames: np.ndarray) -> list[dict[str, Any]]:
-        """Append (M,n,25,3) frames; score every window they complete (one batched run)."""
+    async def add(self, raw: np.ndarray) -> list[dict[str, Any]]:
+        """Append a raw (M,n,V,C) chunk of the layout; score every window the mapped frames complete."""
         arrived = time.perf_counter()
+        due = self.total + self.converter.waiting + raw.shape[1] >= self.next_start + self.spec.length
+        return await self._add_mapped(self.converter.push(raw, due), arrived)
+
+    async def _add_mapped(self, frames: np.ndarray, arrived: float) -> list[dict[str, Any]]:
         self._append(frames)
         starts = []
         while self.next_start + self.spec.length <= self.total:
@@ -62,28 +75,36 @@ class StreamSession:
         return events
 
     async def end(self) -> list[dict[str, Any]]:
-        """Score the tail window (flush with the last frame) when frames after the last window remain."""
-        events: list[dict[str, Any]] = []
+        """Map what is held, score the tail window (flush with the last frame), close the open segment."""
+        held = self.converter.flush()
+        events = [] if held is None else await self._add_mapped(held, time.perf_counter())
         if self.total == 0:
             return events
         last_end = self.next_start - self.spec.stride + self.spec.length if self.windows else 0
         if last_end < self.total:
-            events = await self._score([max(self.total - self.spec.length, 0)], time.perf_counter())
-        events += [self._segment_event(s) for s in self.segmenter.finish(self.total)]
+            events += await self._score([max(self.total - self.spec.length, 0)], time.perf_counter())
+        covered = self.segmenter.covered
+        tail = frame_presence(self.buffer[:, covered - self.offset:]) if covered >= self.offset else None
+        events += [self._segment_event(s) for s in self.segmenter.finish(self.total, tail)]
         return events
 
     async def _score(self, starts: list[int], arrived: float) -> list[dict[str, Any]]:
         if not starts:
             return []
         windows = [self.buffer[:, s - self.offset:s - self.offset + self.spec.length] for s in starts]
-        x, ok = await run_in_threadpool(encoder_input, windows, self.state)
+        present = [frame_presence(w) for w in windows]
+        seen = np.array([scorable_windows(p, np.zeros(1, np.int64), len(p))[0] for p in present])
         energy = np.full((len(starts), len(self.records)), np.nan)
-        if ok.any():
-            energy[ok] = (await submit(self.state, x[ok], self.records, self.rows))[0]
+        if seen.any():
+            x, ok = await run_in_threadpool(encoder_input, [w for w, s in zip(windows, seen, strict=True) if s],
+                                            self.state)
+            rows = np.flatnonzero(seen)[ok]
+            if rows.size:
+                energy[rows] = (await submit(self.state, x[ok], self.records, self.rows))[0]
         latency = time.perf_counter() - arrived
         events = []
-        for s, row in zip(starts, energy, strict=True):
-            result, closed = self.segmenter.push(s, row, self.total)
+        for s, row, flags in zip(starts, energy, present, strict=True):
+            result, closed = self.segmenter.push(s, row, self.total, flags)
             events.append(self._window_event(result, latency))
             events += [self._segment_event(c) for c in closed]
             self.state.metrics.stream_window_latency.observe(latency)

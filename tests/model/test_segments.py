@@ -95,3 +95,21 @@ def test_stream_segmenter_runs_and_cores():
     # cores: window i covers [4i+2, 4i+6) (the first from 0), so runs split at 10 and 14; the last run ends at 23
     assert [(s.start, s.end, s.class_index) for s in closed] == [(0, 9, 0), (10, 13, None), (14, 23, 1)]
     assert closed[0].energy == 1.0 and closed[2].energy == 2.0
+
+
+def test_stream_segmenter_sends_empty_core_frames_to_background():
+    from model.stream_segments import StreamSegmenter
+
+    seg = StreamSegmenter(length=8, stride=4, temperature=1.0, threshold=5.0)
+    present = np.ones(24, bool)
+    present[8:11] = False  # nobody in view in frames 8-10
+    closed = []
+    for i in range(5):
+        _, done = seg.push(4 * i, np.array([1.0, 9.0]), 4 * i + 8, present[4 * i:4 * i + 8])
+        closed += done
+    present[22:] = False  # the tail after the last core: empty too
+    closed += seg.finish(24, present[seg.covered:])
+    # cores [0,6) [6,10) [10,14) [14,18) [18,22), then the tail [22,24): class 0 except frames 8-10 and 22-23
+    assert [(s.start, s.end, s.class_index) for s in closed] == [(0, 7, 0), (8, 10, None), (11, 21, 0),
+                                                                 (22, 23, None)]
+    assert closed[0].energy == 1.0 and np.isnan(closed[1].energy)

@@ -1,0 +1,1 @@
+"""The playground page (GET /playground): its static files, shipped sample motions and drawing bones."""
