@@ -4,24 +4,26 @@ from __future__ import annotations
 
 
 def _sentence(note: str) -> str:
-    text = note.strip().rstrip(";,").strip()
-    text = text[:1].upper() + text[1:]
+    text = note[:1].upper() + note[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def notice_list(*notes: str | None) -> list[str] | None:
-    """The given warnings as sentences, empty ones and repeats dropped, in order; None when there are none."""
+    """The given warnings as they are (trailing separators cut), empty ones and repeats dropped; None if none."""
     out: list[str] = []
     for note in notes:
-        if note and note.strip() and _sentence(note) not in out:
-            out.append(_sentence(note))
+        text = (note or "").strip().rstrip(";,").strip()
+        if text and text not in out:
+            out.append(text)
     return out or None
 
 
 def join_notices(*notes: str | None) -> str | None:
-    """The warnings as one text of whole sentences ("A. B."), for clients that read a single string."""
+    """One warning as it is; several as whole sentences ("A. B."), for clients that read a single string."""
     listed = notice_list(*notes)
-    return " ".join(listed) if listed else None
+    if not listed:
+        return None
+    return listed[0] if len(listed) == 1 else " ".join(_sentence(n) for n in listed)
 
 
 def answer_notices(*notes: str | None) -> dict[str, str | list[str] | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.notices import join_notices, notice_list
+from service.notices import answer_notices, join_notices, notice_list
 
 pytestmark = pytest.mark.unit
 DEMO = "DEMO bundle (random-init encoder): labels and rankings are NOT meaningful; use a trained bundle for real recognition."
@@ -20,6 +20,10 @@ def test_two_warnings_join_as_sentences_not_with_a_dangling_semicolon() -> None:
 
 
 def test_the_list_keeps_each_warning_apart_in_order_without_repeats() -> None:
-    assert notice_list(DEMO, None, "  ", UNITS, DEMO) == [DEMO, "C" + UNITS[1:] + "."]
+    assert notice_list(DEMO, None, "  ", UNITS, DEMO) == [DEMO, UNITS]
     assert notice_list(None, "") is None and join_notices(None) is None
-    assert join_notices("trailing separator;") == "Trailing separator."
+
+
+def test_a_single_warning_is_passed_on_as_it_is() -> None:
+    assert join_notices(UNITS) == UNITS and join_notices("trailing separator;") == "trailing separator"
+    assert answer_notices(None, DEMO) == {"warning": DEMO, "warnings": [DEMO]}
