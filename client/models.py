@@ -79,6 +79,7 @@ class Recognition:
     registry_version: int | None = None
     demo: bool = False  # True when the service runs its demo bundle: labels are not meaningful
     warning: str | None = None
+    warnings: tuple[str, ...] = ()  # each warning on its own (older services send only `warning`)
 
     @property
     def top(self) -> Prediction:
@@ -86,6 +87,14 @@ class Recognition:
         if not self.predictions:
             raise ValueError("the service returned no candidates (are any classes registered?)")
         return self.predictions[0]
+
+
+def answer_warnings(body: dict[str, Any]) -> tuple[str, ...]:
+    """The warnings of a /recognize, /detect or /streams `ready` answer, one per item."""
+    listed = body.get("warnings")
+    if isinstance(listed, list):
+        return tuple(str(w) for w in listed if w)
+    return (str(body["warning"]),) if body.get("warning") else ()
 
 
 def parse_recognitions(body: dict[str, Any]) -> list[Recognition]:
@@ -101,7 +110,7 @@ def parse_recognitions(body: dict[str, Any]) -> list[Recognition]:
     if len(uncertainties) != len(rows):
         raise ValueError(f"unexpected /recognize answer: {len(rows)} rankings but {len(uncertainties)} uncertainties")
     common = {"bundle_version": body.get("bundle_version"), "registry_version": body.get("registry_version"),
-              "demo": bool(body.get("demo")), "warning": body.get("warning")}
+              "demo": bool(body.get("demo")), "warning": body.get("warning"), "warnings": answer_warnings(body)}
     return [Recognition([Prediction.from_json(p) for p in row],
                         uncertainty=None if u is None else float(u), **common)
             for row, u in zip(rows, uncertainties, strict=True)]

@@ -107,6 +107,9 @@ def _patch_classes(schemas: dict[str, Any], s: Settings) -> None:
     body = schemas.get("ClassesIn", {}).get("properties", {}).get("classes")
     if body is not None:
         body.update(maxItems=s.max_classes_per_request, minItems=1)
+        for choice in body.get("items", {}).get("anyOf", []):  # a plain label string follows the label's rules
+            if choice.get("type") == "string":
+                choice.update(_text(s, False))
 
 
 def _patch_recognize(op: dict[str, Any], s: Settings) -> None:

@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON="${1:-${PYTHON:-python}}"
-"$PYTHON" -c "import sys; from training.demo import build_demo_bundle; print(build_demo_bundle(sys.argv[1]))" \
+"$PYTHON" -c "import sys; from training.demo import build_demo_bundle; build_demo_bundle(sys.argv[1])" \
   docker/demo/bundle
+echo "docker/demo/build.sh: the demo bundle (labels NOT meaningful) is in docker/demo/bundle; an intact one is" \
+     "reused by the next run. Next: docker compose --profile demo build && docker compose --profile demo up -d"

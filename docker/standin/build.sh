@@ -4,6 +4,7 @@
 #   scale-standin/debian:bookworm         debootstrap --variant=minbase bookworm, `docker import`ed
 #   scale-standin/python:3.11-bookworm    Debian's python3 (3.11) + venv, as python:3.11-slim-bookworm
 #   scale-standin/redis:7-bookworm        Debian's redis-server (7.0), as redis:7
+#   scale-standin/nginx:1-bookworm        Debian's nginx (1.22), as nginx:1.27-alpine (profile scale-out)
 # The Debian mirror is the one apt on this host is configured with (read at run time, not hardcoded).
 # The host's CA bundle is copied into the images so TLS through a site proxy verifies inside builds.
 # The minbase tarball is cached in $SCALE_STANDIN_CACHE (default ~/.cache/scale/standin), keyed on the
@@ -49,9 +50,12 @@ docker import --change 'CMD ["bash"]' "$tarball" "$PREFIX/debian:$SUITE" >/dev/n
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp "$CA_BUNDLE" "$ctx/ca-certificates.crt"
-for image in python redis; do
+declare -A TAGS=([python]=3.11 [redis]=7 [nginx]=1)
+for image in python redis nginx; do
+  # Without the buildx plugin `docker build` is the legacy builder, which prints a deprecation notice on every
+  # run: its output is shown only when the build fails.
   docker build --network host -q -f "$HERE/$image.Dockerfile" \
-    --build-arg "BASE=$PREFIX/debian:$SUITE" -t "$PREFIX/$image:$( [[ $image == python ]] && echo 3.11 || echo 7)-$SUITE" \
-    "$ctx" >/dev/null
-  echo "stand-in: built $PREFIX/$image"
+    --build-arg "BASE=$PREFIX/debian:$SUITE" -t "$PREFIX/$image:${TAGS[$image]}-$SUITE" "$ctx" \
+    >"$ctx/build.log" 2>&1 || { cat "$ctx/build.log" >&2; exit 1; }
+  echo "stand-in: built $PREFIX/$image:${TAGS[$image]}-$SUITE"
 done

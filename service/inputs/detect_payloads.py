@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError
 from model.pkummd import PkuMmdFormatError, parse_skeleton_text
 from model.segments import DetectOptions
 from model.windows import WindowSpec
-from service.inputs.layout_input import LayoutOptions, LayoutOptionsIn, joined
+from service.inputs.layout_input import LayoutOptions, LayoutOptionsIn
 from service.inputs.payloads import NPY_MEDIA_TYPE, Limits, check_skeleton, load_json_body, load_npy_body
 from service.inputs.rules import check_not_empty
 from service.problems import Problem, invalid
@@ -49,7 +49,7 @@ class DetectRequest:
     joints: np.ndarray  # (M,T,25,3) float32
     spec: WindowSpec
     options: DetectOptionsIn
-    warning: str | None = None  # about the input: joint order, units
+    notes: tuple[str, ...] = ()  # about the input: joint order, units, plausibility
 
     def detect_options(self, threshold: float | None) -> DetectOptions:
         """model.segments options with the effective open-set threshold."""
@@ -131,4 +131,4 @@ def parse_detect(body: bytes, media: str, query: dict[str, Any], limits: Limits,
     if options.classes is not None and len(options.classes) > limits.max_classes:
         raise invalid(f"{len(options.classes)} candidate classes, more than the limit of {limits.max_classes}",
                       loc=["classes"], kind="too-many-classes")
-    return DetectRequest(joints, window_spec(options, settings), options, joined(notes))
+    return DetectRequest(joints, window_spec(options, settings), options, tuple(notes))

@@ -8,7 +8,6 @@ model/layouts.py; this module turns their errors into 422 problems that point at
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,9 +109,3 @@ def convert(arr: np.ndarray, opts: LayoutOptions, where: str, loc: list[str | in
             if note:
                 notes.append(f"{where}: {note}")
     return ntu
-
-
-def joined(notes: Sequence[str | None]) -> str | None:
-    """Distinct non-empty warnings in order, joined by '; ' (None when there is none)."""
-    kept = list(dict.fromkeys(n for n in notes if n))
-    return "; ".join(kept) or None

@@ -16,7 +16,6 @@ from service.inputs.layout_input import (
     LayoutOptionsIn,
     check_layout_shape,
     convert,
-    joined,
 )
 from service.inputs.rules import check_json_depth, check_not_empty, check_npy_magic, check_text_chars
 from service.problems import Problem, invalid
@@ -50,10 +49,10 @@ class ClassIn(BaseModel):
 
 
 class ClassesIn(BaseModel):
-    """Body of POST /classes."""
+    """Body of POST /classes: class objects, or plain labels as strings (as the client and CLI accept)."""
 
     model_config = ConfigDict(extra="forbid")
-    classes: list[ClassIn] = Field(..., min_length=1)
+    classes: list[ClassIn | str] = Field(..., min_length=1, description="class objects or plain label strings")
 
 
 class ClassOut(BaseModel):
@@ -109,7 +108,8 @@ class RecognizeOut(BaseModel):
     bundle_version: str
     registry_version: int
     demo: bool | None = None
-    warning: str | None = None
+    warning: str | None = Field(None, description="every warning as one text of whole sentences")
+    warnings: list[str] | None = Field(None, description="each warning on its own (demo bundle, units)")
 
 
 class BatchRecognizeOut(BaseModel):
@@ -121,7 +121,8 @@ class BatchRecognizeOut(BaseModel):
     bundle_version: str
     registry_version: int
     demo: bool | None = None
-    warning: str | None = None
+    warning: str | None = Field(None, description="every warning as one text of whole sentences")
+    warnings: list[str] | None = Field(None, description="each warning on its own (demo bundle, units)")
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class RecognizeRequest:
     batched: bool
     top_k: int
     classes: list[str] | None
-    warning: str | None = None
+    notes: tuple[str, ...] = ()  # about the input: joint order, units, plausibility
     aggregation: str | None = None  # None: the service's SCALE_TEXT_AGGREGATION
     threshold: float | None = None  # open-set override
 
@@ -245,10 +246,10 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
         _check_count(req.skeletons, limits, ["body", "skeletons"])
         seqs = [check_skeleton(s, limits, ["body", "skeletons", i], opts=opts, notes=notes)
                 for i, s in enumerate(req.skeletons)]
-        return RecognizeRequest(seqs, True, top_k, req.classes, warning=joined(notes),
+        return RecognizeRequest(seqs, True, top_k, req.classes, notes=tuple(notes),
                                 aggregation=req.aggregation, threshold=req.open_set_threshold)
     seqs = [check_skeleton(req.skeleton, limits, ["body", "skeleton"], opts=opts, notes=notes)]
-    return RecognizeRequest(seqs, False, top_k, req.classes, warning=joined(notes),
+    return RecognizeRequest(seqs, False, top_k, req.classes, notes=tuple(notes),
                             aggregation=req.aggregation, threshold=req.open_set_threshold)
 
 
@@ -276,9 +277,9 @@ def parse_npy_request(body: bytes, top_k: int, classes: list[str] | None, limits
     if arr.ndim == 5:
         _check_count(list(arr), limits, ["body"])
         seqs = [check_skeleton(s, limits, ["body", i], opts=opts, notes=notes) for i, s in enumerate(arr)]
-        return RecognizeRequest(seqs, True, top_k, classes, warning=joined(notes))
+        return RecognizeRequest(seqs, True, top_k, classes, notes=tuple(notes))
     seqs = [check_skeleton(arr, limits, ["body"], opts=opts, notes=notes)]
-    return RecognizeRequest(seqs, False, top_k, classes, warning=joined(notes))
+    return RecognizeRequest(seqs, False, top_k, classes, notes=tuple(notes))
 
 
 def check_text(value: str | None, name: str, index: int, limits: Limits) -> None:

@@ -46,6 +46,7 @@ def class_texts(item: ClassIn, i: int, template: str, limits: Limits, max_texts:
 
 def build_records(body: ClassesIn, request: Request) -> list[ClassRecord]:
     """Validate texts and build records (id = content hash of the class's normalised text set)."""
+    items = [item if isinstance(item, ClassIn) else ClassIn(label=item) for item in body.classes]
     state = get_state(request)
     limits = state.limits
     if len(body.classes) > limits.max_classes:
@@ -55,7 +56,7 @@ def build_records(body: ClassesIn, request: Request) -> list[ClassRecord]:
     return [ClassRecord.create(item.label.strip(), class_texts(item, i, template, limits,
                                                                  state.settings.max_texts_per_class),
                                item.description)
-            for i, item in enumerate(body.classes)]
+            for i, item in enumerate(items)]
 
 
 @router.post("/classes", response_model=ClassList, dependencies=[Depends(require_api_key)],

@@ -8,8 +8,8 @@ from starlette.concurrency import run_in_threadpool
 from service.deps import get_state
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import TEXT_MEDIA_TYPE, DetectIn, parse_detect
-from service.inputs.layout_input import joined
 from service.inputs.payloads import NPY_MEDIA_TYPE
+from service.notices import answer_notices
 from service.problems import Problem
 from service.routers.recognize import resolve_candidates
 from service.untrimmed.detect import DetectOut, run_detection
@@ -50,4 +50,4 @@ async def detect(request: Request) -> DetectOut:
     rows = await text_columns(records, state.conditioner, state.settings.text_aggregation)
     result = await run_detection(state, req, records, rows)
     return DetectOut(**result, bundle_version=state.bundle.version, registry_version=snap.version,
-                     demo=True if state.demo else None, warning=joined([state.warning, req.warning]))
+                     demo=True if state.demo else None, **answer_notices(state.warning, *req.notes))

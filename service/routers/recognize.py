@@ -30,6 +30,7 @@ from service.inputs.payloads import (
     parse_json_request,
     parse_npy_request,
 )
+from service.notices import answer_notices
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistrySnapshot
 
@@ -157,7 +158,7 @@ async def recognize(request: Request, model: Annotated[ModelState, Depends(use_m
     ranked = [rank(energy[i], uncertainty[i], records, req.top_k, temperature) for i in range(len(x))]
     common = {"bundle_version": model.version, "registry_version": snap.version,
               "demo": True if model.demo else None,
-              "warning": "; ".join(w for w in (model.warning, req.warning) if w) or None}
+              **answer_notices(model.warning, *req.notes)}
     gates = [open_set_field(model, r[0].energy, req.threshold) for r, _ in ranked]
     if req.batched:
         return BatchRecognizeOut(results=[r for r, _ in ranked], uncertainty=[u for _, u in ranked],

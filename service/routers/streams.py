@@ -23,6 +23,7 @@ from service.inputs.detect_payloads import DetectOptionsIn, check_sequence, dete
 from service.inputs.layout_input import LayoutOptions
 from service.inputs.payloads import load_npy_body
 from service.inputs.rules import check_json_depth
+from service.notices import join_notices
 from service.problems import Problem, invalid
 from service.routers.recognize import resolve_candidates
 from service.untrimmed.stream_session import StreamSession
@@ -118,6 +119,7 @@ async def _open(ws: WebSocket, state: ServiceState) -> tuple[StreamSession, dict
              "classes": [{"id": r.id, "label": r.label} for r in records],
              "open_set": {"threshold": threshold, "source": source}, "bundle_version": state.bundle.version,
              "registry_version": snap.version, "layout": options.layout,
+             "demo": True if state.demo else None, "warning": join_notices(state.warning),
              "limits": {"max_message_bytes": state.settings.stream_max_message_bytes,
                         "max_buffer_frames": state.settings.stream_max_buffer_frames,
                         "idle_timeout_s": state.settings.stream_idle_timeout_s}}

@@ -67,6 +67,7 @@ class DetectOut(BaseModel):
     registry_version: int
     demo: bool | None = None
     warning: str | None = None
+    warnings: list[str] | None = Field(None, description="each warning on its own (the demo bundle's)")
 
 
 def window_rows(starts: np.ndarray, energy: np.ndarray, length: int, frames: int, records: list[ClassRecord],

@@ -29,9 +29,18 @@ def sample(shared_data) -> Path:
     return shared_data / "skeletons" / "pkummd_raw" / "A10N08-L.txt"
 
 
+def demo_lines(err: str) -> list[str]:
+    """stderr lines that carry a warning; the live service runs a demo bundle, so exactly its one line."""
+    return [ln for ln in err.splitlines() if "warning" in ln.lower() or "NOT meaningful" in ln]
+
+
 def test_detect_json_and_pkummd_then_eval(service, sample, tmp_path, capsys):
     assert main(["detect", str(sample), "--url", service, "--format", "json"]) == 0
-    answer = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    answer = json.loads(captured.out)  # stdout stays parseable: the warning goes to stderr
+    (line,) = demo_lines(captured.err)
+    assert line.startswith("warning: ") and "NOT meaningful" in line
+    assert answer["demo"] is True and answer["warnings"] == [line.removeprefix("warning: ")]
     assert answer["frames"] == 1040 and answer["window"]["count"] == len(window_starts(1040, 128, 32))
     assert answer["segments"] and answer["open_set"]["source"] in ("bundle", "none")
     pred = tmp_path / "A10N08-L.txt"
@@ -49,10 +58,21 @@ def test_detect_json_and_pkummd_then_eval(service, sample, tmp_path, capsys):
     assert all(v == pytest.approx(1.0) for v in result["matched"].values())
 
 
+def test_detect_table_prints_the_demo_warning_once(service, sample, capsys):
+    assert main(["detect", str(sample), "--url", service]) == 0
+    captured = capsys.readouterr()
+    (line,) = demo_lines(captured.err)
+    assert line.startswith("warning: ") and "NOT meaningful" in line
+    assert captured.out.splitlines()[0].split() == ["START", "END", "LABEL", "ENERGY", "SCORE"]
+
+
 def test_stream_replays_the_file(service, sample, capsys):
     assert main(["stream", str(sample), "--url", service, "--fps", "0", "--chunk", "52", "--json"]) == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert events[0]["type"] == "ready"
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    assert events[0]["type"] == "ready" and events[0]["demo"] is True
+    (line,) = demo_lines(captured.err)
+    assert line == f"warning: {events[0]['warning']}" and "NOT meaningful" in line
     windows = [e for e in events if e["type"] == "window"]
     assert [w["start_frame"] for w in windows] == window_starts(1040, 128, 32).tolist()
     assert events[-1] == {"type": "end", "frames": 1040, "windows": len(windows)}

@@ -4,6 +4,7 @@ comes from a Secret, selectors match, Redis keeps an append-only file on a persi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +77,10 @@ def test_deployment_probes_ports_and_settings_match_the_app(objects: dict) -> No
     Settings(**settings, api_key="a-key-from-the-secret")
     sources = {next(iter(s)): next(iter(s.values()))["name"] for s in scale["envFrom"]}
     assert sources == {"configMapRef": "scale-settings", "secretRef": "scale-api-key"}
-    secret = documents("secret.example.yaml")[0]
-    assert secret["metadata"]["name"] == "scale-api-key" and set(secret["stringData"]) == {"SCALE_API_KEY"}
-    assert "SCALE_API_KEY" in settings_env_names() and ("Secret", "scale-api-key") not in objects  # never shipped
+    secrets = {d["metadata"]["name"]: d for d in documents("secret.example.yaml")}
+    assert set(secrets["scale-api-key"]["stringData"]) == {"SCALE_API_KEY"}
+    assert set(secrets["scale-redis"]["stringData"]) == {"REDIS_PASSWORD"}
+    assert "SCALE_API_KEY" in settings_env_names() and not {("Secret", n) for n in secrets} & set(objects)  # never shipped
     mounts = {m["mountPath"]: m for m in scale["volumeMounts"]}
     assert mounts[config["SCALE_BUNDLE_PATH"]]["readOnly"] is True
     assert config["SCALE_BUNDLE_PATH"] == target_env("cpu")["SCALE_BUNDLE_PATH"]
@@ -112,15 +114,82 @@ def test_service_hpa_and_pdb_target_the_deployment(objects: dict) -> None:
     assert pdb["selector"]["matchLabels"].items() <= labels.items() and pdb["minAvailable"] < hpa["minReplicas"]
 
 
-def test_redis_is_a_statefulset_with_aof_on_a_persistent_volume(objects: dict) -> None:
+def secret_env(c: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Container env names that come from a Secret: name -> (secret, key)."""
+    return {e["name"]: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+            for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def expand(value: str, env: list[dict[str, Any]], upto: str) -> str:
+    """Kubernetes' $(VAR) expansion of a container's env entry from the entries defined before it."""
+    names = [e["name"] for e in env]
+    earlier = names[:names.index(upto)] if upto in names else names
+    return re.sub(r"\$\((\w+)\)", lambda m: f"<{m.group(1)}>" if m.group(1) in earlier else m.group(0), value)
+
+
+def test_redis_is_a_statefulset_with_durable_aof_on_a_persistent_volume(objects: dict) -> None:
     redis = objects[("StatefulSet", "scale-redis")]
     c = container(objects, "StatefulSet", "scale-redis")
-    assert " ".join(c["args"]).count("--appendonly yes") == 1
+    args = " ".join(c["args"])
+    # acknowledged = on disk: the service answers 200 only after Redis answered, which it does after fsync
+    assert args.count("--appendonly yes") == 1 and args.count("--appendfsync always") == 1
     (claim,) = redis["spec"]["volumeClaimTemplates"]
     assert {"name": claim["metadata"]["name"], "mountPath": "/data"} in c["volumeMounts"]
-    url = objects[("ConfigMap", "scale-settings")]["data"]["REDIS_URL"]
     service = objects[("Service", "scale-redis")]
-    assert url == f"redis://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/0"
     assert service["spec"]["ports"][0]["port"] == c["ports"][0]["containerPort"] == 6379
     assert service["spec"]["selector"].items() <= redis["spec"]["template"]["metadata"]["labels"].items()
-    assert c["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
+    for probe in ("readinessProbe", "livenessProbe"):  # `redis-cli ping` exits 0 on NOAUTH: PONG is required
+        assert c[probe]["exec"]["command"][-1] == "redis-cli ping | grep -qx PONG"
+
+
+def test_redis_requires_the_password_the_service_sends(objects: dict) -> None:
+    redis = container(objects, "StatefulSet", "scale-redis")
+    assert "--requirepass $(REDIS_PASSWORD)" in " ".join(redis["args"])
+    assert secret_env(redis) == {"REDIS_PASSWORD": ("scale-redis", "REDIS_PASSWORD"),
+                                 "REDISCLI_AUTH": ("scale-redis", "REDIS_PASSWORD")}
+    scale = container(objects, "Deployment", "scale")
+    assert secret_env(scale) == {"REDIS_PASSWORD": ("scale-redis", "REDIS_PASSWORD")}
+    assert "REDIS_URL" not in objects[("ConfigMap", "scale-settings")]["data"]  # a URL with a password is secret
+    (url,) = [e["value"] for e in scale["env"] if e["name"] == "REDIS_URL"]
+    service = objects[("Service", "scale-redis")]
+    expanded = expand(url, scale["env"], "REDIS_URL")
+    assert expanded == f"redis://:<REDIS_PASSWORD>@{service['metadata']['name']}:{service['spec']['ports'][0]['port']}/0"
+    from service.settings import Settings
+
+    assert Settings(redis_url=url.replace("$(REDIS_PASSWORD)", "pw"), api_key="k" * 8).redis_url.startswith("redis://")
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector with matchLabels only (what the manifests use) against a pod's labels."""
+    assert set(selector) <= {"matchLabels"}, selector
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def allowed(policy: dict[str, Any], source: dict[str, str], target: dict[str, str], port: int,
+            port_names: dict[str, int]) -> bool:
+    """Whether one NetworkPolicy lets a pod labelled `source` open `port` on a pod labelled `target`
+    (same namespace; podSelector peers only: an ipBlock or namespaceSelector peer would fail the test)."""
+    spec = policy["spec"]
+    if not selects(spec["podSelector"], target) or "Ingress" not in spec["policyTypes"]:
+        return True  # this policy does not isolate the target's ingress
+    for rule in spec.get("ingress", []):
+        peers_ok = any(selects(peer["podSelector"], source) for peer in rule["from"] if set(peer) == {"podSelector"})
+        ports = {port_names.get(p["port"], p["port"]) for p in rule.get("ports", [])}
+        if peers_ok and port in ports:
+            return True
+    return False
+
+
+def test_only_the_service_pods_reach_redis(objects: dict) -> None:
+    policy = objects[("NetworkPolicy", "scale-redis")]
+    redis_labels = objects[("StatefulSet", "scale-redis")]["spec"]["template"]["metadata"]["labels"]
+    api_labels = objects[("Deployment", "scale")]["spec"]["template"]["metadata"]["labels"]
+    redis = container(objects, "StatefulSet", "scale-redis")
+    names = {p["name"]: p["containerPort"] for p in redis["ports"]}
+    assert selects(policy["spec"]["podSelector"], redis_labels)
+    assert allowed(policy, api_labels, redis_labels, 6379, names)
+    assert not allowed(policy, api_labels, redis_labels, 6380, names)
+    for stranger in ({"app": "other"}, {"app.kubernetes.io/name": "scale"}, redis_labels,
+                     {"app.kubernetes.io/component": "api"}):
+        assert not allowed(policy, stranger, redis_labels, 6379, names), stranger
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and policy["spec"]["egress"] == []

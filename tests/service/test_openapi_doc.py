@@ -63,6 +63,9 @@ def test_text_rules_and_query_rules_are_documented(doc) -> None:
     label = doc["components"]["schemas"]["ClassIn"]["properties"]["label"]
     assert label["maxLength"] == LIMITS["max_text_chars"] and label["minLength"] == 1
     assert "U+200B" in label["description"] and "control" in label["description"]
+    items = doc["components"]["schemas"]["ClassesIn"]["properties"]["classes"]["items"]["anyOf"]
+    (plain,) = [c for c in items if c.get("type") == "string"]  # a plain label string, under the label's rules
+    assert plain["maxLength"] == LIMITS["max_text_chars"] and plain["minLength"] == 1
     params = {p["name"]: p for p in doc["paths"]["/recognize"]["post"]["parameters"]}
     assert "JSON body" in params["top_k"]["description"] and params["top_k"]["schema"]["minimum"] == 1
 

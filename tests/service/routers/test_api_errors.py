@@ -114,6 +114,9 @@ BAD_CLASSES = {
     "no_list": ({"labels": ["a"]}, 422, ("classes", "labels")),
     "empty_list": ({"classes": []}, 422, ("classes",)),
     "wrong_type": ({"classes": [{"label": 5}]}, 422, ("label",)),
+    "empty_plain_label": ({"classes": ["  "]}, 422, ("label must not be empty",)),
+    "long_plain_label": ({"classes": ["x" * 41]}, 422, ("41 characters", "limit of 40")),
+    "number_as_label": ({"classes": [5]}, 422, ("classes",)),
 }
 
 
@@ -124,6 +127,17 @@ def test_bad_class_registrations(client, case: str) -> None:
     problem = assert_problem(client.post("/classes", json=body, headers=AUTH), status, *needles)
     assert problem["errors"] and all("loc" in e and "msg" in e for e in problem["errors"])
     assert registry_state(client) == before
+
+
+def test_plain_label_strings_register_like_class_objects(client) -> None:
+    """`{"classes": ["running"]}` is what the Python client and the CLI accept; the HTTP API takes it too."""
+    plain = client.post("/classes", json={"classes": ["running", {"label": "jumping"}]}, headers=AUTH)
+    assert plain.status_code == 200, plain.text
+    as_object = client.post("/classes", json={"classes": [{"label": "running"}]}, headers=AUTH)
+    assert plain.json()["classes"][0]["id"] == as_object.json()["classes"][0]["id"]  # the same class
+    assert [c["label"] for c in plain.json()["classes"]] == ["running", "jumping"]
+    for c in plain.json()["classes"]:
+        assert client.delete(f"/classes/{c['id']}", headers=AUTH).status_code == 204
 
 
 def test_api_key_guards_writes_only(client) -> None:
