@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -70,6 +71,8 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, KeyError, MissingWeightsError, FeatureFolderError) as exc:
         print(f"scale {args.stage}: error: {exc}", file=sys.stderr)
         return 2
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, process 0 alone reports
+        return 0
     print(json.dumps(result, default=str, indent=1) if not isinstance(result, str) else result)
     return 0
 

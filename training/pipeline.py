@@ -161,7 +161,8 @@ def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
             raise FileNotFoundError(f"data.skeletons: {src} holds no .skeleton files")
     elif needs_clips:
         check_clips_for_split(cfg)
-    if {"scorer", "evaluate", "ablate"} & set(stages) and not {"encoder", "extract"} & set(stages):
+    # features are read up front only when no earlier stage of this run is going to write them
+    if {"scorer", "evaluate", "ablate"} & set(stages) and not {"prepare", "encoder", "extract"} & set(stages):
         from training.readers import read_feature_folder
 
         folder = read_feature_folder(features_dir(cfg), split)
