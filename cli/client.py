@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     rec = subparsers.add_parser("recognize", parents=[conn],
                                 help="rank registered classes for a .skeleton/.npy/PKU-MMD .txt file or a folder")
-    rec.add_argument("path", type=Path)
+    rec.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="files and/or folders (several allowed)")
     rec.add_argument("--top-k", type=int, default=5)
     rec.add_argument("--classes", default=None,
                      help="comma-separated class ids or labels to restrict the candidates")
@@ -167,6 +167,11 @@ def collect_files(path: Path) -> list[Path]:
     return [path]
 
 
+def collect_all(paths: list[Path]) -> list[Path]:
+    """collect_files of every path, in the order given, each file once."""
+    return list(dict.fromkeys(f for path in paths for f in collect_files(path)))
+
+
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -212,7 +217,7 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
             raise ValueError("--batch-size and --top-k must be >= 1")
         fmt = args.format or (args.out.suffix.lstrip(".") if args.out and args.out.suffix in (".json", ".csv")
                               else "table")
-        files = collect_files(args.path)
+        files = collect_all(args.paths)
         candidates = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         results: list[tuple[Path, Any]] = []
         warned: set[str] = set()
