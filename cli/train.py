@@ -98,6 +98,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace, cfg: Any) -> Any:
     from training import stages
+    from training.threads import set_threads
+
+    set_threads(cfg.compute.threads)
 
     progress, resume = not args.no_progress, getattr(args, "resume", False)
     if args.stage == "prepare":

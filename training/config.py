@@ -144,6 +144,17 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class ComputeConfig:
+    """CPU threads of every stage (training, extraction, evaluation): training/threads.py."""
+
+    threads: int = 0  # torch intra-op threads; 0 = auto: idle cores per process (measured, docs/training.md)
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ConfigError(f"compute.threads must be >= 0 (0 = auto), got {self.threads}")
+
+
+@dataclass(frozen=True)
 class AblationConfig:
     """Which ablation rows (Tables 3-5) to run."""
 
@@ -170,6 +181,7 @@ class PipelineConfig:
     scorer: ScorerTrainConfig = field(default_factory=ScorerTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ablation: AblationConfig = field(default_factory=AblationConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @property
     def out(self) -> Path:
@@ -195,6 +207,7 @@ _SECTIONS = {
     "scorer": ScorerTrainConfig,
     "eval": EvalConfig,
     "ablation": AblationConfig,
+    "compute": ComputeConfig,
 }
 
 
