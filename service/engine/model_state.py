@@ -57,7 +57,7 @@ class ModelState:
     def warning(self) -> str | None:
         """The demo warning shown in /info and recognize answers (None for a real bundle)."""
         if not self.demo:
-            return untrained_text_warning(self.bundle.manifest.text.weights_id)
+            return untrained_text_warning(self.bundle.manifest.training, self.bundle.manifest.text.weights_id)
         return self.bundle.manifest.note or "DEMO bundle: rankings are NOT meaningful."
 
     @asynccontextmanager
@@ -92,9 +92,9 @@ def build_model(settings: Settings, metrics: Metrics, bundle: Bundle, text_encod
                       batcher=batcher, preprocess=bundle.manifest.preprocess_config(), policy=policy)
 
 
-def untrained_text_warning(weights_id: str) -> str | None:
-    """The warning for a bundle whose class texts came from a randomly initialised text tower, not CLIP's."""
-    if not weights_id.startswith("random-init"):
+def untrained_text_warning(training: dict, weights_id: str) -> str | None:
+    """The warning for a bundle `scale export` marked as trained with a random text tower, not CLIP's."""
+    if training.get("real_text_weights", True) is not False:
         return None
     return (f"text tower {weights_id} is not the real CLIP weights: only classes whose names share words "
             "with the training classes (as in `scale try-it`) can be ranked meaningfully")

@@ -152,8 +152,8 @@ def test_exported_bundle_reproduces_the_trained_networks(skeleton_run, tmp_path,
     assert manifest["training"]["real_text_weights"] is False and "random text tower" in manifest["note"]
     from service.engine.model_state import untrained_text_warning
 
-    assert "not the real CLIP weights" in untrained_text_warning(manifest["text"]["weights_id"])
-    assert untrained_text_warning("sha256:0123") is None
+    assert "not the real CLIP weights" in untrained_text_warning(manifest["training"], manifest["text"]["weights_id"])
+    assert untrained_text_warning({}, "random-init:seed=0") is None  # bundles not marked by `scale export`
     folder = read_feature_folder(out / "features", SPLIT)
     test_x, _ = read_skeleton_cache(out / "cache" / "xsub", "val")
     feature, _ = b.run_encoder(np.array(test_x))
