@@ -77,9 +77,10 @@ def main() -> None:
     print(f"auto_threads() now: {auto_threads()}")
     jobs = workloads()
     for condition in ("as found", "+ busy job"):
-        stop, burner = mp.Event(), None
+        ctx = mp.get_context("spawn")
+        stop, burner = ctx.Event(), None
         if condition == "+ busy job":
-            burner = mp.get_context("spawn").Process(target=_burn, args=(stop,))
+            burner = ctx.Process(target=_burn, args=(stop,))
             burner.start()
             time.sleep(2)
         try:

@@ -1,8 +1,9 @@
 """CPU threads for the offline stages: what benchmarks/training_threads.py measured, overridable.
 
 torch uses one thread per core by default. On a CPU that other jobs already keep busy, its threads wait on
-each other: the measurement (docs/training.md, "Threads") found one thread several times faster than two
-on a loaded two-core machine, and two faster than one on an idle one. So `compute.threads = 0` (auto)
+each other: the measurement (benchmarks/results/training_threads.txt) found one thread 7-8x faster than two
+for a training step, 2x for extraction and 5-6x for evaluation on a two-core machine at load 12, where
+auto picks one. So `compute.threads = 0` (auto)
 takes the cores that are idle when the stage starts (cores minus the 1-minute load average), shared
 between the processes torchrun starts on this node, at least one.
 """
