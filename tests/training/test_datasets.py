@@ -150,3 +150,18 @@ def test_prepare_refuses_a_source_without_a_usable_clip(tmp_path, capsys):
     assert main(["prepare", "--config", TINY, "--set", f"data.dataset_file='{toml}'", "--set",
                  "data.setting='kitchen_3_2'", "--output", str(tmp_path / "o2"), "--no-progress"]) == 2
     assert "0 usable training" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_class_file_descriptions_become_the_texts_with_descriptions_dataset(tmp_path):
+    from training.config import load_config
+    from training.pipeline import descriptions_of, names_of, split_of
+
+    toml = _kitchen(tmp_path)
+    cfg = load_config(TINY, {"data.dataset_file": str(toml), "data.setting": "kitchen_3_2",
+                             "text.descriptions": "dataset"})
+    assert names_of(cfg) == KITCHEN and split_of(cfg).unseen == (2, 4) and cfg.data.dataset == "kitchen"
+    assert descriptions_of(cfg)[4] == ["someone kneads", "food is prepared"]
+    ntu = load_config(TINY, {"text.descriptions": "dataset"})
+    with pytest.raises(ValueError, match="needs data.dataset_file"):
+        descriptions_of(ntu)

@@ -35,7 +35,8 @@ def _cache(root: Path) -> Path:
 def _train(tmp: Path, cache: Path, processes: int, batch: int) -> subprocess.CompletedProcess:
     args = ["train-encoder", "--config", str(REPO / "configs/ci_tiny.toml"), "--no-progress",
             "--output", str(tmp / f"p{processes}"), "--set", f"data.cache='{cache}'", "--set", "data.num_frames=8",
-            "--set", "scorer.selection='last'", "--set", f"encoder.batch_size={batch}", "--set", "encoder.epochs=2"]
+            "--set", "scorer.selection='last'", "--set", f"encoder.batch_size={batch}", "--set", "encoder.epochs=2",
+            "--set", "compute.threads=1"]
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
                 if processes > 1 else [sys.executable])
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
