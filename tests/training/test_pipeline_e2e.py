@@ -61,6 +61,7 @@ def test_pipeline_writes_sane_results(skeleton_run):
 def test_pipeline_ablate_from_raw_skeletons(skeleton_run):
     out, _ = skeleton_run
     rows = json.loads((out / "ablation" / "ablation.json").read_text())["variants"]
+    assert "random-init:seed=0, not the real CLIP weights" in (out / "ablation" / "ablation.md").read_text()
     assert {"elbo_only", "full"} <= set(rows)
     assert all(0.0 <= rows[r]["summary"]["zsl_top1"]["mean"] <= 100.0 for r in ("elbo_only", "full"))
 
