@@ -42,9 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.set_defaults(func=_cmd_rm)
 
     rec = subparsers.add_parser("recognize", parents=[conn],
-                                help="rank registered classes for a skeleton or pose file (.skeleton, .npy, PKU-MMD "
-                                ".txt, .json, pyskl .pkl), an OpenPose --write_json folder, or a folder of files")
-    rec.add_argument("path", type=Path)
+                                help="rank registered classes for skeleton or pose files (.skeleton, .npy, PKU-MMD "
+                                ".txt, .json, pyskl .pkl), OpenPose --write_json folders, or folders of files")
+    rec.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="files and/or folders (several allowed)")
     rec.add_argument("--top-k", type=int, default=5)
     rec.add_argument("--classes", default=None,
                      help="comma-separated class ids or labels to restrict the candidates")
@@ -136,6 +136,11 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     return _run(action)
 
 
+def collect_all(paths: list[Path]) -> list[Path]:
+    """collect_inputs of every path, in the order given, each file once."""
+    return list(dict.fromkeys(f for path in paths for f in collect_inputs(path)))
+
+
 def _chunks(items: list[InputSequence], size: int) -> Iterator[list[InputSequence]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -194,7 +199,7 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
             raise ValueError("--batch-size and --top-k must be >= 1")
         fmt = args.format or (args.out.suffix.lstrip(".") if args.out and args.out.suffix in (".json", ".csv")
                               else "table")
-        inputs = [seq for p in collect_inputs(args.path) for seq in read_inputs(p)]
+        inputs = [seq for p in collect_all(args.paths) for seq in read_inputs(p)]
         candidates = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         results: list[tuple[Path, Any]] = []
         warner = Warner()

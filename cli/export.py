@@ -137,6 +137,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 2
     training = json.loads(json.dumps({**meta, **({"encoder": enc_meta} if enc_meta else {})}, default=str))
     training.update(_json_file(args.training_json, "training JSON"))
+    training["real_text_weights"] = not info.weights_id.startswith("random-init")
+    note = "" if training["real_text_weights"] else \
+        f"trained with a random text tower ({info.weights_id}), not the real CLIP weights"
     try:
         open_set = None
         if args.open_set_config:
@@ -146,7 +149,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         out = export_bundle(args.out, encoder, scorer, open_set=open_set,
                             preprocess=PreprocessConfig(num_frames=_num_frames(args, enc_meta, meta)),
                             text=info, training=training, score_temperature=args.score_temperature,
-                            fp16=args.fp16, overwrite=args.overwrite, text_encoder=text_encoder)
+                            fp16=args.fp16, overwrite=args.overwrite, text_encoder=text_encoder, note=note)
     except (FileExistsError, ValueError) as exc:  # BundleError and config errors are ValueErrors
         print(f"scale export: {exc}", file=sys.stderr)
         return 2

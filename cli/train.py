@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -42,6 +43,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if name == "pipeline":
             p.add_argument("--ablate", action="store_true", help="also run the ablation rows")
         p.set_defaults(func=_run, stage=name)
+    t = subparsers.add_parser("try-it", help="write a small generated dataset + config to try the pipeline on a CPU",
+                              epilog="Then follow the printed commands (docs/training.md, first section)")
+    t.add_argument("out", help="folder to write (data/, tryit.toml; the run goes to OUT/run)")
+    t.set_defaults(func=_try_it)
+
+
+def _try_it(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from training.tryit import write_tryit_config, write_tryit_dataset
+
+    out = Path(args.out)
+    if (out / "data" / "dataset.toml").exists():
+        print(f"scale try-it: error: {out} already holds a try-it dataset", file=sys.stderr)
+        return 2
+    config = write_tryit_config(out, write_tryit_dataset(out / "data").resolve())
+    print(f"wrote {out / 'data'} (20 classes, 600 clips) and {config}\nnext:\n"
+          f"  scale pipeline --config {config}\n  cat {out / 'run' / 'results.md'}")
+    return 0
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -70,12 +90,17 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, KeyError, MissingWeightsError, FeatureFolderError) as exc:
         print(f"scale {args.stage}: error: {exc}", file=sys.stderr)
         return 2
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, process 0 alone reports
+        return 0
     print(json.dumps(result, default=str, indent=1) if not isinstance(result, str) else result)
     return 0
 
 
 def _dispatch(args: argparse.Namespace, cfg: Any) -> Any:
     from training import stages
+    from training.threads import set_threads
+
+    set_threads(cfg.compute.threads)
 
     progress, resume = not args.no_progress, getattr(args, "resume", False)
     if args.stage == "prepare":

@@ -93,13 +93,13 @@ def run_ablation(
             runs.append({**metrics, "seed": seed, "selected_epoch": meta["selected_epoch"]})
         results[name] = {"runs": runs, "summary": aggregate(runs), "config": model_cfg.to_dict()}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "ablation.json").write_text(json.dumps({"setting": split.name, "variants": results},
-                                                      indent=2), encoding="utf-8")
-    (out_dir / "ablation.md").write_text(ablation_markdown(split.name, results), encoding="utf-8")
+    (out_dir / "ablation.json").write_text(json.dumps({"setting": split.name, "variants": results,
+                                                       "text_weights": texts.weights_id}, indent=2), encoding="utf-8")
+    (out_dir / "ablation.md").write_text(ablation_markdown(split.name, results, texts.weights_id), encoding="utf-8")
     return results
 
 
-def ablation_markdown(setting: str, results: dict[str, dict[str, Any]]) -> str:
+def ablation_markdown(setting: str, results: dict[str, dict[str, Any]], weights_id: str = "") -> str:
     """Rows = variants: ZSL top-1 mean ± std over seeds, GZSL H, and the paper's Table 3 figure."""
     paper = PAPER_TABLE3.get(setting, {})
     lines = [f"Ablation on {setting} (ZSL top-1 %, mean ± std over seeds)", "",
@@ -113,4 +113,6 @@ def ablation_markdown(setting: str, results: dict[str, dict[str, Any]]) -> str:
         h = f"{s['gzsl_h']['mean']:.1f} ± {s['gzsl_h']['std']:.1f}" if "gzsl_h" in s else "n/a"
         fig = f"{paper[name]:.1f}" if name in paper else "n/a"
         lines.append(f"| {LABELS.get(name, name)} | {z} | {h} | {fig} |")
+    if weights_id.startswith("random-init"):
+        lines += ["", f"**Warning**: text tower {weights_id}, not the real CLIP weights: not comparable with the paper."]
     return "\n".join(lines) + "\n"

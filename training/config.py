@@ -24,7 +24,8 @@ class ConfigError(ValueError):
 class DataConfig:
     """Where the skeletons (or pre-extracted features) come from and which zero-shot split is used."""
 
-    setting: str = "ntu60_55_5"  # key of splits.json
+    setting: str = "ntu60_55_5"  # key of splits.json, or a [settings.NAME] of dataset_file
+    dataset_file: str = ""  # your own dataset's dataset.toml (docs/data.md); empty = the built-in NTU datasets
     class_names: Literal["official", "synse", "star"] = "official"
     skeletons: str = ""  # raw NTU .skeleton folder, or a CTR-GCN style .npz; empty when `features` is set
     cache: str = ""  # skeleton cache written by `prepare` (default: <output>/cache, holding <benchmark>/{train,val}_data.npy)
@@ -34,12 +35,17 @@ class DataConfig:
 
     @property
     def dataset(self) -> str:
-        """`ntu60` or `ntu120`, read from the setting name."""
+        """`ntu60` or `ntu120` (read from the setting name), or the name in dataset_file."""
+        if self.dataset_file:
+            from training.datasets import load_dataset
+
+            return load_dataset(self.dataset_file).name
         return self.setting.split("_", 1)[0]
 
     def __post_init__(self) -> None:
-        if self.dataset not in ("ntu60", "ntu120"):
-            raise ConfigError(f"data.setting must start with ntu60_ or ntu120_, got {self.setting!r}")
+        if not self.dataset_file and self.dataset not in ("ntu60", "ntu120"):
+            raise ConfigError(f"data.setting must start with ntu60_ or ntu120_ (or set data.dataset_file to your "
+                              f"own dataset), got {self.setting!r}")
         if self.class_names not in ("official", "synse", "star"):
             raise ConfigError(f"data.class_names must be official, synse or star, got {self.class_names!r}")
         if self.num_frames < 4 or self.num_frames % 4:
@@ -138,6 +144,17 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class ComputeConfig:
+    """CPU threads of every stage (training, extraction, evaluation): training/threads.py."""
+
+    threads: int = 0  # torch intra-op threads; 0 = auto: idle cores per process (measured, docs/training.md)
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ConfigError(f"compute.threads must be >= 0 (0 = auto), got {self.threads}")
+
+
+@dataclass(frozen=True)
 class AblationConfig:
     """Which ablation rows (Tables 3-5) to run."""
 
@@ -164,6 +181,7 @@ class PipelineConfig:
     scorer: ScorerTrainConfig = field(default_factory=ScorerTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     ablation: AblationConfig = field(default_factory=AblationConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @property
     def out(self) -> Path:
@@ -189,6 +207,7 @@ _SECTIONS = {
     "scorer": ScorerTrainConfig,
     "eval": EvalConfig,
     "ablation": AblationConfig,
+    "compute": ComputeConfig,
 }
 
 

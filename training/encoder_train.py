@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from model.shift_gcn import ShiftGCN
@@ -25,6 +25,7 @@ from training.checkpoint import (
     truncate_metrics,
 )
 from training.config import EncoderTrainConfig
+from training.distributed import apply_sign_rule, convert_batchnorm, global_batches, match_grad_layout
 
 
 class SkeletonDataset(Dataset):
@@ -37,7 +38,8 @@ class SkeletonDataset(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return torch.from_numpy(np.array(self.data[self.index[i]], dtype=np.float32)), int(self.labels[i])
+        clip = torch.from_numpy(np.array(self.data[self.index[i]], dtype=np.float32))
+        return clip.to(torch.get_default_dtype()), int(self.labels[i])  # float64 in the equivalence test
 
 
 def check_clips(data: np.ndarray, what: str) -> None:
@@ -88,13 +90,10 @@ def _device(cfg: EncoderTrainConfig, local_rank: int) -> torch.device:
 
 
 def _loader(ds: Dataset, cfg: EncoderTrainConfig, epoch: int, world: int, rank: int) -> DataLoader:
-    # a fresh, epoch-seeded order makes a resumed run see exactly the batches of an uninterrupted one
-    if world > 1:
-        sampler = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
-        sampler.set_epoch(epoch)
-    else:
-        sampler = torch.randperm(len(ds), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch)).tolist()
-    return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
+    # one epoch-seeded order for every process count: a resumed run sees exactly the batches of an
+    # uninterrupted one, and N processes together see the batches one process would (training/distributed.py)
+    order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch)).tolist()
+    return DataLoader(ds, batch_sampler=global_batches(order, cfg.batch_size, rank, world),
                       num_workers=cfg.num_workers, pin_memory=torch.cuda.is_available())
 
 
@@ -131,7 +130,10 @@ def train_encoder(
     lut = {c: i for i, c in enumerate(seen)}
     ds = SkeletonDataset(data, np.array([lut[int(c)] for c in labels]), index)
     torch.manual_seed(cfg.seed)
-    model = ShiftGCN(num_class=len(seen), ypos_grad_rule=cfg.ypos_grad_rule).to(device)
+    # the ypos rule runs after the gradient all_reduce (apply_sign_rule), not as a per-process hook
+    model = match_grad_layout(ShiftGCN(num_class=len(seen)).to(device))
+    if world > 1:
+        model = convert_batchnorm(model)
     opt = torch.optim.SGD(param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.lr_gamma)
     fp = {"cfg": repr(cfg), "seen": seen, "n": len(index), "shape": list(data.shape[1:]),
@@ -153,7 +155,10 @@ def train_encoder(
             truncate_metrics(metrics, start - 1)
     elif rank == 0 and metrics.is_file():
         metrics.unlink()
-    net: nn.Module = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
+    net: nn.Module = model
+    if world > 1:  # buffers need no broadcast: every rank's batch norm sees the same global statistics
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                                  forward_sync_buffers=False)
     loss_fn = nn.CrossEntropyLoss()
     stop = cfg.epochs if stop_epoch is None else min(int(stop_epoch), cfg.epochs)
     for epoch in range(start, stop + 1):
@@ -170,6 +175,8 @@ def train_encoder(
                 raise FloatingPointError(f"non-finite encoder loss at epoch {epoch}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.ypos_grad_rule:
+                apply_sign_rule(model)
             opt.step()
             loss_sum += float(loss.detach()) * len(y)
             correct += int((logits.argmax(1) == y).sum())
@@ -209,7 +216,7 @@ def seen_accuracy(model: ShiftGCN, data: np.ndarray, local_labels: np.ndarray, d
     correct = 0
     for i in range(0, len(index), batch_size):
         x = torch.as_tensor(np.asarray(data[index[i:i + batch_size]], dtype=np.float32), device=device)
-        correct += int((model(x).argmax(1).cpu().numpy() == local_labels[i:i + batch_size]).sum())
+        correct += int((model(x.to(torch.get_default_dtype())).argmax(1).cpu().numpy() == local_labels[i:i + batch_size]).sum())
     model.train(was_training)
     return 100.0 * correct / max(len(index), 1)
 

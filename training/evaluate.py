@@ -99,16 +99,36 @@ def _cell(summary: dict[str, dict[str, Any]], key: str) -> str:
     return f"{summary[key]['mean']:.1f} ± {summary[key]['std']:.1f}"
 
 
+def text_tower_cell(weights_id: str | None) -> str:
+    """How results.md names the text tower: a random one is flagged, since its figures are not the paper's."""
+    if not weights_id:
+        return "n/a"
+    if weights_id.startswith("random-init"):
+        return f"{weights_id} (NOT CLIP)"
+    return f"CLIP {weights_id[:19]}"
+
+
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
-    """One row per setting: ours (mean ± std over seeds) beside the paper's figure."""
-    lines = ["| setting | seeds | ZSL top-1 (ours) | paper | GZSL seen | GZSL unseen | GZSL H |",
-             "|---|---|---|---|---|---|---|"]
+    """One row per setting: ours (mean ± std over seeds, %) beside the paper's figure, open-set metrics too."""
+    lines = ["| setting | seeds | ZSL top-1 (ours) | paper | GZSL seen | GZSL unseen | GZSL H | open AUROC | "
+             "open FPR@95 | open acc. | text tower |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    random_towers = []
     for setting, res in results.items():
         summary = res["summary"]
         paper = PAPER_TOP1.get(setting)
+        weights_id = res.get("protocol", {}).get("text_weights")
+        if weights_id and weights_id.startswith("random-init"):
+            random_towers.append(setting)
+        cells = [_cell(summary, key) for key in METRICS[1:]]
         lines.append(f"| {setting} | {len(res['runs'])} | {_cell(summary, 'zsl_top1')} | "
-                     f"{'n/a' if paper is None else f'{paper:.1f}'} | {_cell(summary, 'gzsl_seen')} | "
-                     f"{_cell(summary, 'gzsl_unseen')} | {_cell(summary, 'gzsl_h')} |")
+                     f"{'n/a' if paper is None else f'{paper:.1f}'} | {' | '.join(cells)} | "
+                     f"{text_tower_cell(weights_id)} |")
+    if random_towers:
+        lines += ["", f"**Warning**: {', '.join(random_towers)} used a randomly initialised text tower, not the real "
+                  "CLIP weights: the figures are not comparable with the paper's."]
+    lines += ["", "Accuracies and open-set rates in percent; open set = the unseen classes registered, seen-class "
+              "test clips to be rejected (docs/training.md)."]
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,8 @@ def calibrate_open_set(scorer: ScaleScorer, x: np.ndarray, y: np.ndarray, texts:
         raise ValueError(f"no calibration samples of the classes {classes[:10]}")
     energy = class_energies(scorer, x[keep], texts, list(classes))
     best = energy.min(axis=1)
-    top1 = float((np.asarray(classes)[energy.argmin(axis=1)] == y[keep]).mean())
+    # percent, like every accuracy in results.json
+    top1 = float((np.asarray(classes)[energy.argmin(axis=1)] == y[keep]).mean() * 100.0)
     return {"threshold": calibrate_threshold(best, tpr), "tpr": tpr, "source": source,
             "classes": [int(c) for c in classes], "samples": int(keep.sum()), "in_set_top1": top1}
 

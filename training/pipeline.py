@@ -18,13 +18,33 @@ log = logging.getLogger(__name__)
 
 
 def split_of(cfg: PipelineConfig) -> Any:
-    """The ZeroShotSplit named by data.setting (clear error for unknown names)."""
+    """The ZeroShotSplit named by data.setting, built in or of data.dataset_file (clear error for unknown names)."""
     from training.splits import get_split
 
     try:
+        if cfg.data.dataset_file:
+            from training.datasets import load_dataset
+
+            return load_dataset(cfg.data.dataset_file).split(cfg.data.setting)
         return get_split(cfg.data.setting)
     except KeyError as exc:
         raise ConfigError(str(exc.args[0])) from exc
+
+
+def names_of(cfg: PipelineConfig) -> list[str]:
+    """Class names in class-id order: the dataset file's, or NTU's data.class_names variant."""
+    if cfg.data.dataset_file:
+        from training.datasets import load_dataset
+
+        return list(load_dataset(cfg.data.dataset_file).classes)
+    from training.splits import class_names
+
+    return class_names(cfg.data.dataset, cfg.data.class_names)
+
+
+def has_raw_clips(cfg: PipelineConfig) -> bool:
+    """Whether `prepare` has something to read: a dataset file, or an existing data.skeletons path."""
+    return bool(cfg.data.dataset_file) or bool(cfg.data.skeletons and Path(cfg.data.skeletons).exists())
 
 
 def cache_root(cfg: PipelineConfig) -> Path:
@@ -38,23 +58,47 @@ def features_dir(cfg: PipelineConfig) -> Path:
 
 
 def prepare(cfg: PipelineConfig, progress: bool = True, workers: int | None = None) -> Path:
-    """Raw .skeleton folder or CTR-GCN npz -> preprocessed X-sub cache; returns the cache's xsub folder."""
+    """Raw clips (your dataset, an NTU .skeleton folder or a CTR-GCN npz) -> preprocessed cache; returns its folder.
+
+    Refuses (ValueError) a source that yields no usable training or test clip, naming why clips were skipped.
+    """
     src = Path(cfg.data.skeletons)
-    if not cfg.data.skeletons:
-        raise ConfigError("data.skeletons is empty: nothing to prepare (set it, or use data.features)")
     root = cache_root(cfg)
-    if src.is_dir():
+    workers = workers or cfg.data.workers or None
+    if cfg.data.dataset_file:
+        from training.datasets import load_dataset
+        from training.readers.dataset_folder import build_dataset_cache
+
+        counts = build_dataset_cache(load_dataset(cfg.data.dataset_file), root, cfg.data.num_frames, workers,
+                                     progress).counts
+    elif not cfg.data.skeletons:
+        raise ConfigError("data.skeletons is empty: nothing to prepare (set it, data.dataset_file or data.features)")
+    elif src.is_dir():
         from training.readers import build_skeleton_cache
 
-        build_skeleton_cache(src, root, "xsub", cfg.data.dataset, cfg.data.num_frames,
-                             workers=workers or cfg.data.workers or None, progress=progress)
+        counts = build_skeleton_cache(src, root, "xsub", cfg.data.dataset, cfg.data.num_frames, workers=workers,
+                                      progress=progress).counts
     elif src.is_file() and src.suffix == ".npz":
         from training.prepare_npz import npz_to_cache
 
         npz_to_cache(src, root / "xsub", cfg.data.num_frames, split_of(cfg).num_classes, cfg.data.dataset)
+        return root / "xsub"
     else:
         raise FileNotFoundError(f"data.skeletons: {src} is neither a folder of .skeleton files nor an .npz file")
+    check_prepared(root / "xsub", counts)
     return root / "xsub"
+
+
+def check_prepared(folder: Path, counts: dict[str, int]) -> None:
+    """A cache with no training or no test clip is an error, with the reasons clips were skipped."""
+    if counts.get("train", 0) and counts.get("val", 0):
+        return
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    reasons = [f"{len(meta['skipped_other_dataset'])} outside {meta['dataset']} (NTU file names S###C###P###R###A###)",
+               f"{len(meta['skipped_missing'])} on the missing-skeleton list", f"{len(meta['failed'])} unreadable"]
+    first = "; first failure: " + meta["failed"][0]["name"] + ": " + meta["failed"][0]["error"] if meta["failed"] else ""
+    raise ValueError(f"prepare found {counts.get('train', 0)} usable training and {counts.get('val', 0)} usable "
+                     f"test clips: {', '.join(reasons)}{first}. See {folder / 'meta.json'}")
 
 
 def load_clips(cfg: PipelineConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -135,9 +179,7 @@ def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
         check_device(cfg.encoder.device, "encoder.device")
     if {"scorer", "ablate"} & set(stages):
         check_device(cfg.scorer.device, "scorer.device")
-    from training.splits import class_names
-
-    class_names(cfg.data.dataset, cfg.data.class_names)
+    names_of(cfg)
     if "ablate" in stages:
         from training.ablation import variant_names
 
@@ -145,7 +187,8 @@ def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
     needs_clips = {"encoder", "extract"} & set(stages)
     if needs_clips and cfg.data.features:
         raise ConfigError("data.features is set: the encoder/extract stages are skipped for feature folders")
-    if "prepare" in stages:
+    # with data.dataset_file, split_of above has read and checked the dataset, label and class files
+    if "prepare" in stages and not cfg.data.dataset_file:
         src = Path(cfg.data.skeletons)
         if not cfg.data.skeletons or not src.exists():
             raise FileNotFoundError(f"data.skeletons: {cfg.data.skeletons!r} not found")
@@ -159,9 +202,10 @@ def validate_inputs(cfg: PipelineConfig, stages: tuple[str, ...]) -> None:
                                      f"{split.num_classes} classes")
         elif src.is_dir() and not any(src.glob("*.skeleton")):
             raise FileNotFoundError(f"data.skeletons: {src} holds no .skeleton files")
-    elif needs_clips:
+    elif needs_clips and "prepare" not in stages:
         check_clips_for_split(cfg)
-    if {"scorer", "evaluate", "ablate"} & set(stages) and not {"encoder", "extract"} & set(stages):
+    # features are read up front only when no earlier stage of this run is going to write them
+    if {"scorer", "evaluate", "ablate"} & set(stages) and not {"prepare", "encoder", "extract"} & set(stages):
         from training.readers import read_feature_folder
 
         folder = read_feature_folder(features_dir(cfg), split)
@@ -187,9 +231,15 @@ def check_text_weights(cfg: PipelineConfig) -> None:
 def descriptions_of(cfg: PipelineConfig) -> dict[int, list[str]]:
     """text.descriptions read and validated against the dataset's class count (DescriptionFormatError if not)."""
     from training.readers.descriptions import read_descriptions
-    from training.splits import class_names
 
-    num_classes = len(class_names(cfg.data.dataset, cfg.data.class_names))
+    if cfg.text.descriptions == "dataset":  # the descriptions of data.dataset_file's class file
+        from training.datasets import load_dataset
+
+        if not cfg.data.dataset_file:
+            raise ConfigError('text.descriptions = "dataset" needs data.dataset_file')
+        found = load_dataset(cfg.data.dataset_file).descriptions
+        return {c: list(found.get(c, ())) for c in range(len(names_of(cfg)))}
+    num_classes = len(names_of(cfg))
     return read_descriptions(cfg.text.descriptions, num_classes, cfg.text.descriptions_format,
                              cfg.text.descriptions_columns)
 

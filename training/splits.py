@@ -33,6 +33,7 @@ class ZeroShotSplit:
     seen: tuple[int, ...]
     unseen: tuple[int, ...]
     benchmark: str
+    validation_classes: tuple[int, ...] = ()  # your own dataset's pseudo-unseen classes for model selection
 
     @property
     def num_seen(self) -> int:
@@ -129,6 +130,9 @@ def pseudo_unseen_split(split: ZeroShotSplit | str, num_val: int | None = None, 
         return _synse_val(split, num_val, seed)
     if source != "hash":
         raise ValueError(f"unknown pseudo-unseen source {source!r}; expected 'hash' or 'synse'")
+    if split.validation_classes and num_val is None:  # named by the dataset (training/datasets.py)
+        val = split.validation_classes
+        return ValidationSplit(tuple(c for c in seen if c not in val), val, source="dataset", seed=seed)
     if num_val is None:
         num_val = min(split.num_unseen, len(seen) - 2)
     if not 1 <= num_val <= len(seen) - 2:

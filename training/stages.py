@@ -12,7 +12,9 @@ from training.config import PipelineConfig
 from training.pipeline import (
     descriptions_of,
     features_dir,
+    has_raw_clips,
     load_clips,
+    names_of,
     prepare,
     split_of,
     validate_inputs,
@@ -63,10 +65,9 @@ def run_extract(cfg: PipelineConfig, progress: bool = True) -> Path:
 
 def texts_for(cfg: PipelineConfig) -> Any:
     """Conditionings of every class of the dataset (row = class id), cached under text.cache_dir."""
-    from training.splits import class_names
     from training.text_cache import class_texts
 
-    names = class_names(cfg.data.dataset, cfg.data.class_names)
+    names = names_of(cfg)
     cache = Path(cfg.text.cache_dir) if cfg.text.cache_dir else cfg.out / "text_cache"
     return class_texts(names, cfg.text.template, cache, cfg.text.weights, cfg.text.model_name,
                        cfg.text.random_init_seed)
@@ -77,11 +78,10 @@ def described_for(cfg: PipelineConfig, train_mode: str | None = None) -> Any:
     if not cfg.text.descriptions:
         return None
     from training.description_texts import described_texts
-    from training.splits import class_names
 
     t = cfg.text
     cache = Path(t.cache_dir) if t.cache_dir else cfg.out / "text_cache"
-    return described_texts(class_names(cfg.data.dataset, cfg.data.class_names), descriptions_of(cfg), t.template,
+    return described_texts(names_of(cfg), descriptions_of(cfg), t.template,
                            cache, with_label=t.descriptions_with_label, prompt=t.descriptions_prompt,
                            train_mode=train_mode or t.descriptions_train, rule=t.descriptions_aggregate,
                            weights=t.weights, model_name=t.model_name, random_init_seed=t.random_init_seed)
@@ -143,6 +143,8 @@ def run_evaluate(cfg: PipelineConfig) -> dict[str, Any]:
                          "val_top1": meta.get("val_top1")})
         results[row] = {"runs": runs, "summary": aggregate(runs), "config": cfg.to_dict(),
                         "protocol": {"selection": cfg.scorer.selection, "final": cfg.scorer.final,
+                                     "text_weights": row_texts.weights_id,
+                                     "real_text_weights": not row_texts.weights_id.startswith("random-init"),
                                      "gzsl_calibration": cfg.eval.gzsl_calibration,
                                      "texts": _texts_protocol(row_texts)}}
     write_results(cfg.out, results)
@@ -202,7 +204,7 @@ def run_pipeline(cfg: PipelineConfig, resume: bool = False, progress: bool = Tru
     have_cache = (cache_root(cfg) / "xsub" / "train_data.npy").is_file()
     stages: tuple[str, ...] = ("scorer", "evaluate") if from_features else \
         (("encoder", "extract") if have_cache else ("prepare",))
-    if stages == ("prepare",) and not (cfg.data.skeletons and Path(cfg.data.skeletons).exists()):
+    if stages == ("prepare",) and not has_raw_clips(cfg):
         raise FileNotFoundError(f"no skeleton cache at {cache_root(cfg) / 'xsub'} and data.skeletons "
                                 f"{cfg.data.skeletons!r} not found: point data.cache at a prepared cache, "
                                 "data.skeletons at the raw data, or data.features at a feature folder")

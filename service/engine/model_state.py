@@ -57,7 +57,7 @@ class ModelState:
     def warning(self) -> str | None:
         """The demo warning shown in /info and recognize answers (None for a real bundle)."""
         if not self.demo:
-            return None
+            return untrained_text_warning(self.bundle.manifest.training, self.bundle.manifest.text.weights_id)
         return self.bundle.manifest.note or "DEMO bundle: rankings are NOT meaningful."
 
     @asynccontextmanager
@@ -90,3 +90,11 @@ def build_model(settings: Settings, metrics: Metrics, bundle: Bundle, text_encod
     conditioner = Conditioner(text_encoder, engine, registry, bundle.version, metrics)
     return ModelState(bundle=bundle, engine=engine, text_encoder=text_encoder, conditioner=conditioner,
                       batcher=batcher, preprocess=bundle.manifest.preprocess_config(), policy=policy)
+
+
+def untrained_text_warning(training: dict, weights_id: str) -> str | None:
+    """The warning for a bundle `scale export` marked as trained with a random text tower, not CLIP's."""
+    if training.get("real_text_weights", True) is not False:
+        return None
+    return (f"text tower {weights_id} is not the real CLIP weights: only classes whose names share words "
+            "with the training classes (as in `scale try-it`) can be ranked meaningfully")

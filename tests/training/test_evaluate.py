@@ -79,7 +79,12 @@ def test_results_files_hold_ours_beside_the_paper(tmp_path):
     assert json.loads(path.read_text())["ntu60_48_12"]["summary"]["zsl_top1"]["mean"] == 41.0
     row = [line for line in (tmp_path / "results.md").read_text().splitlines() if "ntu60_48_12" in line][0]
     assert "| 2 | 41.0 ± 1.4 | 50.0 |" in row
-    assert markdown_table(results).count("\n") == 3
+    table = markdown_table(results)
+    assert [line.startswith("|") for line in table.splitlines() if line] == [True, True, True, False]
+    assert "Warning" not in table and "| n/a |" in row  # no text tower recorded; no open-set figures given
+    results["ntu60_48_12"]["protocol"] = {"text_weights": "random-init:seed=3"}
+    flagged = markdown_table(results)
+    assert "| random-init:seed=3 (NOT CLIP) |" in flagged and "not comparable with the paper" in flagged
 
 
 def test_paper_figures_cover_exactly_the_eight_settings():

@@ -22,6 +22,6 @@ def test_calibrate_open_set_by_hand(monkeypatch):
     y = np.array([4] * 20 + [9, 9])  # the two class-9 samples are not of the val classes: ignored
     got = calibrate_open_set(None, x, y, None, [4, 7])
     assert got["threshold"] == 19.0 and got["samples"] == 20 and got["tpr"] == 0.95
-    assert got["in_set_top1"] == 1.0 and got["classes"] == [4, 7]
+    assert got["in_set_top1"] == 100.0 and got["classes"] == [4, 7]
     with pytest.raises(ValueError, match="no calibration samples"):
         calibrate_open_set(None, x, np.full(22, 3), None, [4, 7])

@@ -40,7 +40,7 @@ def skeleton_run(tmp_path_factory: pytest.TempPathFactory):
     out = root / "out"
     argv = ["pipeline", "--config", TINY, "--set", f"data.skeletons='{root / 'raw'}'", "--set",
             f"text.cache_dir='{text_cache(tmp_path_factory)}'", "--output", str(out), "--no-progress"]
-    assert main(argv) == 0
+    assert main([*argv, "--ablate"]) == 0  # from raw skeletons on a fresh output, ablation included
     return out, argv
 
 
@@ -51,8 +51,19 @@ def test_pipeline_writes_sane_results(skeleton_run):
     # 2 of 5 unseen classes have test clips, 4 clips each: accuracy is a multiple of 1/8
     assert (res["runs"][0]["zsl_top1"] * 8 / 100) == pytest.approx(round(res["runs"][0]["zsl_top1"] * 8 / 100))
     assert 1 <= res["runs"][0]["selected_epoch"] <= 3
-    row = [r for r in (out / "results.md").read_text().splitlines() if r.startswith("| ntu60_55_5")][0]
-    assert "| 84.5 |" in row
+    md = (out / "results.md").read_text()
+    row = [r for r in md.splitlines() if r.startswith("| ntu60_55_5")][0]
+    assert "| 84.5 |" in row and "random-init:seed=0 (NOT CLIP)" in row and "not comparable" in md
+    assert len(row.split("|")) == len(md.splitlines()[0].split("|"))  # open-set columns filled too
+    assert res["protocol"]["real_text_weights"] is False and 0 <= res["summary"]["open_auroc"]["mean"] <= 100
+
+
+def test_pipeline_ablate_from_raw_skeletons(skeleton_run):
+    out, _ = skeleton_run
+    rows = json.loads((out / "ablation" / "ablation.json").read_text())["variants"]
+    assert "random-init:seed=0, not the real CLIP weights" in (out / "ablation" / "ablation.md").read_text()
+    assert {"elbo_only", "full"} <= set(rows)
+    assert all(0.0 <= rows[r]["summary"]["zsl_top1"]["mean"] <= 100.0 for r in ("elbo_only", "full"))
 
 
 def test_cache_features_and_encoder_agree(skeleton_run):
@@ -138,6 +149,12 @@ def test_exported_bundle_reproduces_the_trained_networks(skeleton_run, tmp_path,
     assert main(["export", "--encoder", str(out / "encoder" / "encoder.pt"), "--scorer",
                  str(out / "scorer" / "seed0" / "scorer.pt"), "--num-frames", "16", "--out", str(bundle)]) == 0
     b = load_bundle(bundle, providers=["CPUExecutionProvider"])
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["training"]["real_text_weights"] is False and "random text tower" in manifest["note"]
+    from service.engine.model_state import untrained_text_warning
+
+    assert "not the real CLIP weights" in untrained_text_warning(manifest["training"], manifest["text"]["weights_id"])
+    assert untrained_text_warning({}, "random-init:seed=0") is None  # bundles not marked by `scale export`
     folder = read_feature_folder(out / "features", SPLIT)
     test_x, _ = read_skeleton_cache(out / "cache" / "xsub", "val")
     feature, _ = b.run_encoder(np.array(test_x))

@@ -49,16 +49,39 @@ class SkeletonCache:
         return read_skeleton_cache(self.root, part)
 
 
+def read_joints(path: str) -> np.ndarray:
+    """(M, T, 25, 3) joints of one clip: NTU .skeleton, a pickle-free .npy, or JSON (a nested list, or an
+    object whose "skeleton" or "joints" member is one), (T, 25, 3) taken as one person."""
+    from model.skeleton_io import read_skeleton
+
+    if path.endswith(".skeleton"):
+        seq = read_skeleton(path)
+        if int(seq.body_counts.max(initial=0)) == 0:
+            raise ValueError("no body in any frame")
+        return seq.joints
+    if path.endswith(".npy"):
+        joints = np.load(path, allow_pickle=False)
+    elif path.endswith(".json"):
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        joints = np.asarray(data.get("skeleton", data.get("joints")) if isinstance(data, dict) else data,
+                            dtype=np.float64)
+    else:
+        raise ValueError(f"unsupported clip file type {Path(path).suffix!r} (.skeleton, .npy or .json)")
+    joints = joints[None] if joints.ndim == 3 else joints
+    if joints.ndim != 4 or joints.shape[2:] != (NUM_JOINTS, 3) or not np.issubdtype(joints.dtype, np.number):
+        raise ValueError(f"expected numeric (M, T, {NUM_JOINTS}, 3) or (T, {NUM_JOINTS}, 3) joints, got {joints.shape}")
+    if not np.isfinite(joints).all() or not np.any(joints):
+        raise ValueError("joints are all zero or not finite")
+    return joints
+
+
 def _process(path: str, num_frames: int) -> tuple[np.ndarray | None, str | None]:
     """Read and preprocess one clip to (3, T, 25, 2); errors come back as text so the pool keeps going."""
     from model.preprocess import preprocess_sequence
-    from model.skeleton_io import read_skeleton
 
     try:
-        seq = read_skeleton(path)
-        if int(seq.body_counts.max(initial=0)) == 0:
-            return None, f"{path}: no body in any frame"
-        persons = preprocess_sequence(seq.joints, PreprocessConfig(num_frames=num_frames))  # (2, T, V, C)
+        persons = preprocess_sequence(read_joints(path), PreprocessConfig(num_frames=num_frames))  # (2, T, V, C)
         return np.ascontiguousarray(np.transpose(persons, (3, 1, 2, 0)), dtype=np.float32), None
     except Exception as exc:  # noqa: BLE001 - any per-file failure is reported and the file skipped
         return None, f"{type(exc).__name__}: {exc}"
@@ -116,7 +139,7 @@ def _write_part(pool_map, items: list[tuple[Path, int]], out: Path, part: str, n
             failed.append((path.name, error))
             continue
         data[filled] = array
-        names.append(path.name[: -len(".skeleton")])
+        names.append(path.stem)
         labels.append(label)
         filled += 1
     if data is not None:
@@ -128,6 +151,24 @@ def _write_part(pool_map, items: list[tuple[Path, int]], out: Path, part: str, n
     np.save(out / f"{part}_label.npy", np.asarray(labels, dtype=np.int64), allow_pickle=False)
     (out / f"{part}_names.txt").write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
     return filled
+
+
+def write_parts(parts: dict[str, list[tuple[Path, int]]], out: Path, num_frames: int, workers: int | None,
+                progress: bool, failed: list[tuple[str, str]]) -> dict[str, int]:
+    """Preprocess the (file, label) items of each part into the cache layout; returns clips written per part."""
+    workers = max(1, min(os.cpu_count() or 1, 8) if workers is None else workers)
+    worker = partial(_process, num_frames=num_frames)
+    counts: dict[str, int] = {}
+    if workers == 1:
+        for part in PARTS:
+            counts[part] = _write_part(lambda paths: map(worker, paths), parts[part], out, part, num_frames,
+                                       progress, failed)
+    else:
+        with Pool(workers) as pool:
+            for part in PARTS:
+                counts[part] = _write_part(lambda paths: pool.imap(worker, paths, chunksize=4), parts[part],
+                                           out, part, num_frames, progress, failed)
+    return counts
 
 
 def build_skeleton_cache(src_dir: str | Path, out_dir: str | Path, benchmark: str = "xsub",
@@ -148,18 +189,7 @@ def build_skeleton_cache(src_dir: str | Path, out_dir: str | Path, benchmark: st
         log.warning("skipping %s: %s", name, error)
     out = Path(out_dir) / benchmark
     out.mkdir(parents=True, exist_ok=True)
-    workers = max(1, min(os.cpu_count() or 1, 8) if workers is None else workers)
-    worker = partial(_process, num_frames=num_frames)
-    counts: dict[str, int] = {}
-    if workers == 1:
-        for part in PARTS:
-            counts[part] = _write_part(lambda paths: map(worker, paths), parts[part], out, part, num_frames,
-                                       progress, failed)
-    else:
-        with Pool(workers) as pool:
-            for part in PARTS:
-                counts[part] = _write_part(lambda paths: pool.imap(worker, paths, chunksize=4), parts[part],
-                                           out, part, num_frames, progress, failed)
+    counts = write_parts(parts, out, num_frames, workers, progress, failed)
     cache = SkeletonCache(root=out, dataset=dataset, benchmark=benchmark, num_frames=num_frames,
                           counts=counts, skipped_missing=tuple(skipped_missing),
                           skipped_other_dataset=tuple(other), failed=tuple(failed))
