@@ -11,13 +11,15 @@ from cli.client import Warner, _connection_options, _run, _table, emit
 from cli.pose_input import layout_arguments, layout_fields, read_single
 
 
-def _detect_options(parser: argparse.ArgumentParser) -> None:
+def _detect_options(parser: argparse.ArgumentParser, layout: bool = True) -> None:
+    """Window, class and open-set options; with `layout`, also the input options (layout, units, ...)."""
     parser.add_argument("--window", type=int, default=None, help="window length in frames (service default 128)")
     parser.add_argument("--stride", type=int, default=None, help="frames between windows (service default 32)")
     parser.add_argument("--classes", default=None, help="comma-separated class ids or labels (default: all)")
     parser.add_argument("--threshold", type=float, default=None, help="open-set energy threshold override")
     parser.add_argument("--smooth", type=int, default=None, help="moving average over this many windows")
-    layout_arguments(parser)
+    if layout:
+        layout_arguments(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                   help="run a pose estimator on a video or camera and stream it to /streams")
     _video_options(watch)
     watch.add_argument("--chunk", type=int, default=8, help="frames per message")
-    _detect_options(watch)
+    _detect_options(watch, layout=False)  # the video's layout is --layout above; the estimator sets units
     watch.add_argument("--json", action="store_true", help="print every event as one JSON line")
     watch.set_defaults(func=_cmd_watch)
 
@@ -114,7 +114,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         options = {k: v for k, v in _options(args).items() if v is not None}
         _, pieces = open_video(request, args.chunk)
         with StreamClient(args.url, args.api_key) as stream:
-            show(stream.start(layout=args.layout, **options))
+            show(stream.start(**{**options, "layout": args.layout}))
             try:
                 for piece in pieces:
                     stream.send(piece)

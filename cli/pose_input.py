@@ -43,8 +43,9 @@ def layout_arguments(parser: argparse.ArgumentParser) -> None:
 
 def layout_fields(args: argparse.Namespace, implied: str | None = None) -> dict[str, Any]:
     """The input options given on the command line (the file's layout when --layout is absent)."""
-    given = {"layout": args.layout or implied, "units": args.units,
-             "confidence_threshold": args.confidence_threshold, "mirror": True if args.mirror else None}
+    given = {"layout": args.layout or implied, "units": getattr(args, "units", None),  # `watch` has no units
+             "confidence_threshold": getattr(args, "confidence_threshold", None),
+             "mirror": True if getattr(args, "mirror", False) else None}
     return {k: v for k, v in given.items() if v is not None}
 
 
