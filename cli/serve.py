@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from service.app import create_app
     from service.engine.inference import choose_providers
     from service.engine.loading import StartupError, load_text_for, resolve_bundle_path
-    from service.engine.policy import bundle_session_options
+    from service.engine.policy import bundle_session_options, device_of
+    from service.engine.runtimes import resolve_encoder_runtime
     from service.inputs.http_protocol import problem_protocol
     from service.settings import SettingsError, load_settings, setting_source
 
@@ -72,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             build_demo_bundle(settings.demo_dir, text_encoder=demo_text, seed=DEMO_SEED)
             settings = settings.model_copy(update={"bundle_path": settings.demo_dir})
         providers = choose_providers(settings.device)
+        # a runtime or precision this machine cannot serve stops here with a clear message
+        resolve_encoder_runtime(settings.encoder_runtime, settings.encoder_precision, device_of(providers))
         bundle = load_bundle(resolve_bundle_path(settings), providers=providers,
                              session_options=bundle_session_options(settings, providers))
         # a bundle with a text graph serves it through onnxruntime; the demo build's torch tower is dropped
