@@ -31,7 +31,7 @@ PKU_WINDOW, PKU_STRIDE = 128, 64  # the /detect window (docs/service.md), half-o
 NUM_FRAMES = 300
 
 
-def real_clips(data: Path) -> dict[str, np.ndarray]:
+def real_clips(data: Path, pku_stride: int = PKU_STRIDE) -> dict[str, np.ndarray]:
     """Every real clip as (M, T, 25, 3): NTU .skeleton files, the paired video's skeleton, PKU-MMD windows."""
     from model.pkummd import read_pkummd_skeleton
     from model.skeleton_io import read_skeleton
@@ -41,7 +41,7 @@ def real_clips(data: Path) -> dict[str, np.ndarray]:
     clips = {f.name: read_skeleton(f).joints for f in files}
     for pku in sorted((data / "skeletons" / "pkummd_raw").glob("*.txt")):
         joints = read_pkummd_skeleton(pku)
-        for start in range(0, joints.shape[1] - PKU_WINDOW + 1, PKU_STRIDE):
+        for start in range(0, joints.shape[1] - PKU_WINDOW + 1, pku_stride):
             window = joints[:, start:start + PKU_WINDOW]
             present = np.any(window != 0, axis=(1, 2, 3))
             clips[f"{pku.stem}[{start}:{start + PKU_WINDOW}]"] = window[present]
