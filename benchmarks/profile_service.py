@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import format_table, write_json
+from benchmarks.common import format_table, run_and_report
 from benchmarks.server import REPO_ROOT, Server
 
 # (stage, pattern on one frame "function (file:line)"); the deepest matching frame of a stack names its stage
@@ -139,14 +139,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Profile once in a scratch folder."""
+    with tempfile.TemporaryDirectory(prefix="scale-profile-") as tmp:
+        return profile(args, Path(tmp))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Profile once, print, optionally write JSON."""
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scale-profile-") as tmp:
-        result = profile(args, Path(tmp))
-    print(render(result))
-    write_json(args.out, result)
-    return 0
+    return run_and_report(parse_args, run, render, argv)
 
 
 if __name__ == "__main__":
