@@ -94,6 +94,45 @@ def encoder_and_scorer(bundle_path: Path, seconds: float) -> dict[str, Any]:
     return out
 
 
+TRT = "TensorrtExecutionProvider"
+
+
+def trt_provider_options(frames: int, max_batch: int, fp16: bool, cache_dir: Path) -> dict[str, Any]:
+    """TensorRT options for the encoder graph: one shape profile over batches 1..max_batch, engines cached."""
+    shape = f"3x{frames}x25x2"
+    return {"trt_fp16_enable": fp16, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache_dir),
+            "trt_profile_min_shapes": f"skeleton:1x{shape}", "trt_profile_opt_shapes": f"skeleton:64x{shape}",
+            "trt_profile_max_shapes": f"skeleton:{max_batch}x{shape}"}
+
+
+def tensorrt_encoder(bundle_path: Path, seconds: float, cache_dir: Path, providers: list[str]) -> list[dict[str, Any]]:
+    """Encoder clips/s on onnxruntime's TensorRT provider (fp32 and fp16 engines) when it is offered."""
+    if TRT not in providers:
+        return [{"skipped": f"onnxruntime offers no {TRT} (providers {providers})"}]
+    import onnxruntime as ort
+
+    from model.bundle import read_manifest
+    from model.bundle_spec import graph_file
+
+    frames = read_manifest(bundle_path).num_frames
+    rows: list[dict[str, Any]] = []
+    for fp16 in (False, True):
+        options = trt_provider_options(frames, 256, fp16, cache_dir)
+        try:
+            session = ort.InferenceSession(str(bundle_path / graph_file("encoder")),
+                                           providers=[(TRT, options), "CUDAExecutionProvider", "CPUExecutionProvider"])
+        except Exception as exc:  # a TensorRT library missing on the lent machine is reported, not fatal
+            rows.append({"precision": "fp16" if fp16 else "fp32", "skipped": f"{type(exc).__name__}: {exc}"[:300]})
+            continue
+        used = session.get_providers()
+        for batch in (1, 64, 256):
+            x = np.random.default_rng(batch).standard_normal((batch, 3, frames, 25, 2)).astype(np.float32)
+            t = time_runs(lambda x=x, s=session: s.run(["feature"], {"skeleton": x}), seconds)
+            rows.append({"precision": "fp16" if fp16 else "fp32", "providers_used": used, "batch": batch, **t,
+                         "clips_per_s": batch / (t["median_ms"] / 1e3)})
+    return rows
+
+
 def run_step(argv: list[str], log: Path, timeout_s: float) -> dict[str, Any]:
     """One subprocess step (tests or a benchmark), its exit code, duration and log file."""
     t0 = time.perf_counter()
@@ -135,13 +174,18 @@ def main(argv: list[str] | None = None) -> int:
         bundle = build_demo_bundle(args.out_dir / "demo-bundle")
     result["device"] = gpu["device"]
     result["engine"] = encoder_and_scorer(bundle, args.seconds)
+    result["tensorrt"] = tensorrt_encoder(bundle, args.seconds, args.out_dir / "trt-cache", gpu["ort_providers"])
+    # the same machine's CPU, every encoder runtime and precision (OpenVINO too), for the CPU/GPU ratio
+    result["cpu_runtimes"] = run_step([py, "-m", "benchmarks.runtimes", "--bundle", str(bundle), "--repeats", "10",
+                                       "--out", str(args.out_dir / "runtimes_cpu.json")],
+                                      args.out_dir / "runtimes.log", 600)
     result["service"] = run_step([py, "-m", "benchmarks.service", "--bundle", str(bundle), "--policies", "new",
                                   "--concurrency", "1", "16", "64", "--seconds", str(args.seconds * 2),
                                   "--out", str(args.out_dir / "service_gpu.json")],
                                  args.out_dir / "service.log", 900)
     result["status"] = "measured"
     (args.out_dir / "gpu_run.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"device": gpu["device"], "engine": result["engine"]}, indent=1))
+    print(json.dumps({"device": gpu["device"], "engine": result["engine"], "tensorrt": result["tensorrt"]}, indent=1))
     return 0
 
 

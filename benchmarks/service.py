@@ -7,6 +7,7 @@ machine load. Reports clips/s, p50 and p99 with the load average next to each fi
 RSS, and RSS before, at the peak of, and after one request of `--big` sequences.
 
     .venv/bin/python -m benchmarks.service [--bundle PATH] [--concurrency 1 4 16 32] [--seconds 20] [--out r.json]
+        [--baseline-repo WORKTREE] [--default-path] [--policies new]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ POLICIES = {
     "old": {"SCALE_SERVING_POLICY": "batched", "SCALE_SINGLE_PERSON": "false",
             "SCALE_ORT_ARENA_EXTEND_STRATEGY": "next_power_of_two"},
     "new": {},
+    "bf16": {"SCALE_ENCODER_PRECISION": "bf16"},  # the opt-in that failed the accuracy gate, for its speed
 }
 
 
@@ -181,9 +183,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     bundle = ensure_bundle(args.bundle, args.demo_dir)
     bodies = clip_bodies(args.skeleton_dir, args.max_frames)
-    servers = {name: Server(bundle, POLICIES[name], workdir / f"server-{name}.log", cli=True)
-               for name in args.policies}
-    results: dict[str, Any] = {name: {"env": POLICIES[name], "rows": []} for name in servers}
+    servers = {name: Server(bundle, POLICIES[name], workdir / f"server-{name}.log", cli=True,
+                            default_path=args.default_path) for name in args.policies}
+    if args.baseline_repo is not None:  # another checkout's code with its own defaults, e.g. an older main
+        servers = {"base": Server(bundle, {}, workdir / "server-base.log", cli=True, repo_root=args.baseline_repo,
+                                  default_path=args.default_path), **servers}
+    env_of = {**POLICIES, "base": {"baseline_repo": str(args.baseline_repo)}}
+    results: dict[str, Any] = {name: {"env": env_of[name], "rows": []} for name in servers}
     try:
         for name, server in servers.items():
             server.wait_ready(args.start_timeout)
@@ -198,6 +204,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for concurrency in args.concurrency:
             for name, server in servers.items():
                 row = measure(server, bodies, concurrency, args)
+                row["loadavg"] = Path("/proc/loadavg").read_text().strip()
                 results[name]["rows"].append(row)
                 print(f"  {name} c={concurrency}: {row.get('clips_per_s')} clips/s p99 {row.get('p99_ms')} "
                       f"load {row['load_average_1m_after']:.2f}", file=sys.stderr, flush=True)
@@ -242,7 +249,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-frames", type=int, default=300, help="frames kept of each posted clip")
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 32])
     p.add_argument("--seconds", type=float, default=20.0, help="measured time per policy and concurrency")
-    p.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    p.add_argument("--policies", nargs="+", default=["old", "new"], choices=list(POLICIES))
+    p.add_argument("--baseline-repo", type=Path, default=None,
+                   help="also serve this checkout's code with its defaults as policy 'base' (e.g. a worktree of an "
+                        "older main), alternated with the others at every concurrency")
+    p.add_argument("--default-path", action="store_true",
+                   help="start `scale serve` without --bundle: the embedded default serving the demo bundle "
+                        "cached in --demo-dir (SCALE_DEMO_DIR)")
     p.add_argument("--big", type=int, default=64, help="sequences in the memory-probe request (0: no probe)")
     p.add_argument("--big-frames", type=int, default=50, help="frames of each memory-probe sequence")
     p.add_argument("--start-timeout", type=float, default=600.0)

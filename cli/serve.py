@@ -46,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
     from service.app import create_app, registry_settings
     from service.engine.inference import choose_providers
     from service.engine.loading import StartupError, load_text_for, resolve_bundle_path
-    from service.engine.policy import bundle_session_options
+    from service.engine.policy import bundle_session_options, device_of
+    from service.engine.runtimes import resolve_encoder_runtime
     from service.inputs.http_protocol import problem_protocol
-    from service.settings import SettingsError, load_settings, setting_source
+    from service.settings import SettingsError, load_settings
 
     try:
         settings = load_settings(**_overrides(args))
@@ -56,27 +57,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"scale serve: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    demo_text = None
     flag = "--clip-weights" if args.clip_weights is not None else None
     try:
         if args.demo or settings.bundle_path is None:
-            # Embedded default: no bundle configured -> the demo bundle. Only the CLI may import training/.
-            from model.text import load_text_encoder
-            from training.demo import DEMO_SEED, build_demo_bundle
+            # Embedded default: no bundle configured -> the demo bundle, served through ONNX only; if it must be
+            # built, a child process does it (torch and open_clip never enter this process).
+            from cli.demo_default import ensure_demo_bundle
 
-            # One text tower serves both the demo build and the app (building it twice doubles start-up).
-            demo_text = (load_text_encoder(settings.clip_weights, source=setting_source("clip_weights", flag))
-                         if settings.clip_weights is not None else load_text_encoder(random_init_seed=DEMO_SEED))
-            log.warning("no trained bundle configured: building/reusing the DEMO bundle in %s with %s text "
-                        "weights (its rankings are NOT meaningful)", settings.demo_dir, demo_text.weights_id)
-            build_demo_bundle(settings.demo_dir, text_encoder=demo_text, seed=DEMO_SEED)
-            settings = settings.model_copy(update={"bundle_path": settings.demo_dir})
+            settings = settings.model_copy(update={"bundle_path": ensure_demo_bundle(settings, flag)})
         providers = choose_providers(settings.device)
+        # a runtime or precision this machine cannot serve stops here with a clear message
+        resolve_encoder_runtime(settings.encoder_runtime, settings.encoder_precision, device_of(providers))
         bundle = load_bundle(resolve_bundle_path(settings), providers=providers,
                              session_options=bundle_session_options(settings, providers))
-        # a bundle with a text graph serves it through onnxruntime; the demo build's torch tower is dropped
-        demo_text = None if bundle.manifest.text_graph is not None else demo_text
-        text_encoder = load_text_for(bundle, settings, text_encoder=demo_text, weights_flag=flag)
+        text_encoder = load_text_for(bundle, settings, weights_flag=flag)
         registry_settings(settings, bundle.manifest.demo)  # an open Redis with a key set: refused here (exit 2)
     except (StartupError, BundleError, MissingWeightsError, RuntimeError) as exc:
         print(f"scale serve: cannot start: {exc}", file=sys.stderr)

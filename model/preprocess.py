@@ -52,7 +52,7 @@ def motion_energy(person: np.ndarray) -> float:
     valid = person[np.any(person != 0, axis=(1, 2))]
     if len(valid) == 0:
         return 0.0
-    return float(sum(valid[..., c].std() for c in range(person.shape[-1])))
+    return float(valid.reshape(-1, person.shape[-1]).std(axis=0).sum())
 
 
 def select_persons(joints: np.ndarray, max_persons: int = NUM_PERSONS) -> np.ndarray:
@@ -83,13 +83,11 @@ def _loop_pad(person: np.ndarray) -> np.ndarray:
     if not valid[0]:
         person = np.concatenate([person[valid], np.zeros_like(person[~valid])])
         valid = np.any(person != 0, axis=(1, 2))
-    empty = np.flatnonzero(~valid)
-    for i_f in empty:
-        if not valid[i_f:].any():
-            reps = -(-(len(person) - i_f) // i_f)
-            person = person.copy()
-            person[i_f:] = np.concatenate([person[:i_f]] * reps)[: len(person) - i_f]
-            break
+    # the first empty frame with nothing valid after it: the frame after the last valid one
+    i_f = int(np.flatnonzero(valid)[-1]) + 1
+    if i_f < len(person):
+        person = person.copy()
+        person[i_f:] = person[np.arange(len(person) - i_f) % i_f]  # frames [0:i_f] repeated over the tail
     return person
 
 

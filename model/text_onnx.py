@@ -47,6 +47,9 @@ class OnnxTextEncoder:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Without prepacked weight copies the ~250 MB tower costs its size once, not twice (the text graph
+        # runs only when classes are registered, so the packed matmul speed is not worth a second copy).
+        options.add_session_config_entry("session.disable_prepacking", "1")
         source = graph if isinstance(graph, bytes) else str(graph)
         session = ort.InferenceSession(source, sess_options=options,
                                        providers=list(providers or ["CPUExecutionProvider"]))
@@ -67,8 +70,9 @@ class OnnxTextEncoder:
             data[rel] = path.read_bytes()
             if sha256_hex(data[rel]) != manifest.files.get(rel):
                 raise BundleError(f"{path}: text file is corrupted or truncated (sha256 mismatch)")
+        del data[info.file]  # checked: onnxruntime reads the file itself (from bytes it keeps a second copy)
         try:
-            return cls.from_files(data[info.file], data[info.tokenizer].decode("utf-8"), info,
+            return cls.from_files(root / info.file, data[info.tokenizer].decode("utf-8"), info,
                                   model_name=manifest.text.model_name, weights_id=manifest.text.weights_id,
                                   providers=providers)
         except Exception as exc:  # onnxruntime / tokenizers raise their own exception types

@@ -112,6 +112,19 @@ def check_bundle(settings: Settings) -> tuple[list[Check], Path | None, Any]:
     return checks, Path(root), manifest
 
 
+def check_encoder_runtime(settings: Settings, available: list[str], gpus: list[str]) -> Check:
+    """Which runtime and precision would run the encoder (SCALE_ENCODER_RUNTIME / _PRECISION and the CPU)."""
+    from service.engine.runtimes import RuntimeChoiceError, resolve_encoder_runtime
+
+    cuda = settings.device != "cpu" and CUDA in available and bool(gpus)
+    try:
+        runtime = resolve_encoder_runtime(settings.encoder_runtime, settings.encoder_precision,
+                                          "cuda" if cuda else "cpu")
+    except RuntimeChoiceError as exc:
+        return Check("encoder runtime", FAIL, str(exc))
+    return Check("encoder runtime", OK, f"{runtime.name} {runtime.precision}: {runtime.reason}")
+
+
 def check_redis(settings: Settings) -> Check:
     """PING the configured Redis; without one the registry lives in the process."""
     if settings.redis_url is None:
@@ -163,7 +176,9 @@ def run_checks(settings: Settings, open_session: Callable[[Path, list[str]], Any
     checks.append(Check("providers", OK, ", ".join(available)))
     bundle_checks, root, manifest = check_bundle(settings)
     graphs = bundle_graphs(root, manifest) if root is not None else []
-    checks += check_cuda(settings, available, cuda_device_names(), graphs, open_session)
+    gpus = list(cuda_device_names())
+    checks += check_cuda(settings, available, gpus, graphs, open_session)
+    checks.append(check_encoder_runtime(settings, available, gpus))
     checks += bundle_checks
     checks += [check_redis(settings), check_api_key(settings)]
     return checks

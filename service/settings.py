@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     ort_cpu_arena: bool = True  # onnxruntime enable_cpu_mem_arena
     ort_mem_pattern: bool = True  # onnxruntime enable_mem_pattern
     ort_arena_extend_strategy: Literal["next_power_of_two", "same_as_requested"] = "same_as_requested"
+    # encoder runtime on CPU (service/engine/runtimes.py; docs/service.md "Encoder runtime")
+    encoder_runtime: Literal["auto", "onnxruntime", "openvino"] = "auto"  # auto: OpenVINO on CPU when installed
+    encoder_precision: Literal["auto", "f32", "bf16"] = "auto"  # auto: bf16 on OpenVINO with native bf16
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     # untrimmed sequences (/detect) and live streams (/streams); see docs/service.md
     detect_max_frames: int = Field(36_000, ge=16, le=1_000_000)  # 20 min at 30 fps
@@ -83,7 +86,8 @@ class Settings(BaseSettings):
     stream_max_buffer_frames: int = Field(1024, ge=16, le=100_000)
     stream_idle_timeout_s: float = Field(30.0, gt=0, le=3600)
 
-    @field_validator("log_level", "device", "serving_policy", "ort_arena_extend_strategy", mode="before")
+    @field_validator("log_level", "device", "serving_policy", "ort_arena_extend_strategy", "encoder_runtime",
+                     "encoder_precision", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

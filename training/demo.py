@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.bundle import BundleError, read_manifest, verify_files
 from model.bundle_spec import TextInfo
 from model.config import DEFAULT_PROMPT_TEMPLATE, PreprocessConfig, ScaleConfig
+from model.demo_cache import DEMO_SEED, demo_reusable
 from model.losses import cyclical_beta, total_loss
 from model.scorer import ScaleScorer
 from training.export import export_bundle
@@ -24,7 +24,6 @@ DEMO_ACTIONS = ("walking", "sitting down", "standing up", "jumping", "waving a h
                 "drinking water", "kicking something", "falling down", "pointing with a finger")
 DEMO_NOTE = ("DEMO bundle: random-init Shift-GCN encoder and a scorer trained for seconds on generated features; "
              "its labels and rankings are NOT meaningful. Configure a trained bundle for real recognition.")
-DEMO_SEED = 0  # seeds the demo's random encoder, its random text tower and its generated data
 _TRAIN_STEPS = 60
 _BATCH = 64
 
@@ -95,16 +94,7 @@ def _encoder_id(path: str | Path | None) -> str:
 
 def _reusable(out: Path, weights_id: str, seed: int, num_frames: int, encoder_id: str) -> bool:
     """An existing, intact demo bundle built with the same text weights, seed, frames and encoder."""
-    if not (out / "manifest.json").is_file():
-        return False
-    try:
-        manifest = read_manifest(out)
-        verify_files(out, manifest)
-    except BundleError as exc:
-        log.warning("rebuilding demo bundle: %s", exc)
-        return False
-    return (manifest.demo and manifest.text_graph is not None and manifest.text.weights_id == weights_id and manifest.num_frames == num_frames
-            and manifest.training.get("demo_seed") == seed and manifest.training.get("encoder") == encoder_id)
+    return demo_reusable(out, weights_id, seed, num_frames, encoder_id)
 
 
 def generated_features(text_global: np.ndarray, n_per_class: int, seed: int,

@@ -11,6 +11,7 @@ import numpy as np
 
 from model.bundle import Bundle, ClassTensors, default_providers
 from model.person_slots import second_person_absent
+from service.engine.runtimes import EncoderRuntime
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ class InferenceEngine:
     """Runs the bundle's graphs. On CPU runs are independent (several threads may score at once); on CUDA
     batches are padded to warm bucket sizes and the class tensors stay bound on the device."""
 
-    def __init__(self, bundle: Bundle, max_batch_size: int, *, single_person: bool = True) -> None:
+    def __init__(self, bundle: Bundle, max_batch_size: int, *, single_person: bool = True,
+                 runtime: EncoderRuntime | None = None, encoder_graphs: tuple[Any, Any] | None = None) -> None:
         import onnxruntime as ort
 
         self._ort = ort
@@ -60,6 +62,9 @@ class InferenceEngine:
         self.feature_dim = bundle.manifest.dims.feature_dim
         # Bundles exported before the single-person graph existed keep working through the full encoder.
         self.single_person = single_person and bundle.single_person is not None
+        # the encoder graphs may run on another runtime than onnxruntime (service/engine/runtimes.py)
+        self.runtime = runtime or EncoderRuntime("onnxruntime", "f32", "the bundle's onnxruntime sessions")
+        self.encoder, self.single_person_graph = encoder_graphs or (bundle.encoder, bundle.single_person)
         self._bound_key: Any = None
         self._bound: dict[str, Any] = {}
         self._lock = threading.Lock()  # CUDA: one scoring run at a time, the bound class tensors are shared
@@ -108,11 +113,11 @@ class InferenceEngine:
         x = np.ascontiguousarray(skeletons, dtype=np.float32)
         absent = second_person_absent(x) if self.single_person else np.zeros(len(x), bool)
         if not absent.any():
-            return self._run_feature(self.bundle.encoder, "skeleton", x)
+            return self._run_feature(self.encoder, "skeleton", x)
         out = np.empty((len(x), self.feature_dim), np.float32)
-        out[absent] = self._run_feature(self.bundle.single_person, "person", np.ascontiguousarray(x[absent, ..., 0]))
+        out[absent] = self._run_feature(self.single_person_graph, "person", np.ascontiguousarray(x[absent, ..., 0]))
         if not absent.all():
-            out[~absent] = self._run_feature(self.bundle.encoder, "skeleton", x[~absent])
+            out[~absent] = self._run_feature(self.encoder, "skeleton", x[~absent])
         self.single_sequences += int(absent.sum())
         return out
 
@@ -158,5 +163,6 @@ class InferenceEngine:
         self._bound_key, self._bound = None, {}
         self.single_sequences = 0
         self.warm = True
-        log.info("inference engine warm on %s (providers %s, sizes %s, single-person path %s)", self.device,
-                 self.providers, sizes, "on" if self.single_person else "off")
+        log.info("inference engine warm on %s (providers %s, encoder %s %s, sizes %s, single-person path %s)",
+                 self.device, self.providers, self.runtime.name, self.runtime.precision, sizes,
+                 "on" if self.single_person else "off")

@@ -15,7 +15,8 @@ from service.engine.batcher import MicroBatcher
 from service.engine.conditioning import Conditioner
 from service.engine.inference import InferenceEngine
 from service.engine.isolation import isolate_failures
-from service.engine.policy import ServingPolicy, device_of, resolve_policy
+from service.engine.policy import ServingPolicy, device_of, resolve_policy, usable_cores
+from service.engine.runtimes import encoder_graphs, resolve_encoder_runtime
 from service.metrics import Metrics
 from service.registry import Registry
 from service.settings import Settings
@@ -83,8 +84,14 @@ class ModelState:
 def build_model(settings: Settings, metrics: Metrics, bundle: Bundle, text_encoder: Any,
                 registry: Registry) -> ModelState:
     """Engine, batcher (not started) and conditioner for a loaded bundle and its matching text tower."""
-    policy = resolve_policy(settings, device_of(bundle.providers()))
-    engine = InferenceEngine(bundle, policy.max_batch_size, single_person=settings.single_person)
+    device = device_of(bundle.providers())
+    policy = resolve_policy(settings, device)
+    # the policy's concurrent runs become OpenVINO streams; its threads per run, their threads
+    runtime = resolve_encoder_runtime(settings.encoder_runtime, settings.encoder_precision, device)
+    graphs = encoder_graphs(bundle, runtime, streams=policy.workers,
+                            threads=policy.intra_op_threads or max(1, usable_cores() // policy.workers))
+    engine = InferenceEngine(bundle, policy.max_batch_size, single_person=settings.single_person, runtime=runtime,
+                             encoder_graphs=graphs)
     batcher = MicroBatcher(isolate_failures(engine.score), max_batch_size=policy.max_batch_size, max_wait_ms=policy.max_wait_ms,
                            queue_size=settings.queue_size, metrics=metrics, workers=policy.workers)
     conditioner = Conditioner(text_encoder, engine, registry, bundle.version, metrics)

@@ -253,12 +253,31 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
                             aggregation=req.aggregation, threshold=req.open_set_threshold)
 
 
+def _npy_view(body: bytes) -> np.ndarray:
+    """The body's array as a read-only view of its bytes (no copy); np.load's path for anything unusual."""
+    from numpy.lib import format as npy_format
+
+    stream = io.BytesIO(body)
+    version = npy_format.read_magic(stream)
+    if version not in ((1, 0), (2, 0)):
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+    shape, fortran_order, dtype = read_header(stream)
+    if dtype.hasobject:
+        raise ValueError("object arrays need pickles, which are refused")
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(body) - stream.tell() != count * dtype.itemsize:
+        raise ValueError(f"data holds {len(body) - stream.tell()} bytes, the header says {count} x {dtype.itemsize}")
+    flat = np.frombuffer(body, dtype=dtype, count=count, offset=stream.tell())
+    return flat.reshape(shape[::-1]).T if fortran_order else flat.reshape(shape)
+
+
 def load_npy_body(body: bytes) -> np.ndarray:
     """A .npy body as an array of real numbers, never unpickled; 422 `empty-body` / `bad-npy` otherwise."""
     check_not_empty(body)
     check_npy_magic(body)
     try:
-        arr = np.load(io.BytesIO(body), allow_pickle=False)
+        arr = _npy_view(body)
     except Exception as exc:  # numpy raises ValueError, EOFError, OSError, ... for malformed files
         raise invalid(f"body is not a readable .npy array without pickles: {exc}", loc=["body"],
                       kind="bad-npy") from exc

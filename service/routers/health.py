@@ -66,7 +66,7 @@ def _shows_paths(request: Request) -> bool:
 
 @router.get("/info")
 async def info(request: Request) -> dict[str, Any]:
-    """Bundle manifest, onnxruntime providers, registry version, batching and demo flag (paths: key only)."""
+    """Bundle manifest, onnxruntime providers, encoder runtime, registry version, batching, demo flag (paths: key only)."""
     state = get_state(request)
     snap = state.last_snapshot
     out: dict[str, Any] = {
@@ -74,6 +74,7 @@ async def info(request: Request) -> dict[str, Any]:
         "manifest": state.bundle.manifest.hashed_body(),  # as written: optional fields absent stay absent
         "providers": state.engine.providers,
         "device": state.engine.device,
+        "encoder_runtime": state.engine.runtime.info(),
         "warm": state.engine.warm,
         "text_weights_id": state.text_encoder.weights_id,
         "registry": {"backend": type(state.registry).__name__, "version": snap.version if snap else None,

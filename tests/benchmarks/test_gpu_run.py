@@ -25,6 +25,20 @@ def test_gpu_run_reports_the_missing_gpu(tmp_path: Path, monkeypatch, capsys) ->
     assert "no usable GPU" in capsys.readouterr().err
 
 
+@pytest.mark.unit
+def test_tensorrt_is_skipped_with_a_reason_when_not_offered(tmp_path: Path) -> None:
+    (row,) = gpu_run.tensorrt_encoder(tmp_path, 1.0, tmp_path / "cache", ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert "TensorrtExecutionProvider" in row["skipped"]
+
+
+@pytest.mark.unit
+def test_tensorrt_profile_spans_batch_one_to_the_max(tmp_path: Path) -> None:
+    options = gpu_run.trt_provider_options(300, 256, True, tmp_path)
+    assert options["trt_profile_min_shapes"] == "skeleton:1x3x300x25x2"
+    assert options["trt_profile_max_shapes"] == "skeleton:256x3x300x25x2"
+    assert options["trt_fp16_enable"] is True and options["trt_engine_cache_path"] == str(tmp_path)
+
+
 @pytest.mark.integration
 def test_gpu_run_script_on_this_machine(tmp_path: Path) -> None:
     import torch

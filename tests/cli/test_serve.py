@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import cli.demo_default
 import model.text
 import training.demo
 from cli.main import main
@@ -27,6 +28,8 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         raise RuntimeError("stopped after the demo build")
 
     monkeypatch.setattr(training.demo, "build_demo_bundle", fake_build)
+    # the build runs here instead of in a child process, so the replaced loaders are the ones it calls
+    monkeypatch.setattr(cli.demo_default, "run_in_child", cli.demo_default.build_demo)
     return seen
 
 
@@ -47,7 +50,7 @@ def test_demo_bundle_without_weights_uses_the_random_tower(tmp_path, monkeypatch
     calls: list = []
     monkeypatch.setattr(model.text, "load_text_encoder", lambda path=None, **kw: calls.append((path, kw)) or tower)
     assert main(["serve"]) == 2
-    # the demo's seeded random-init tower, built once and handed to the demo build (the app reuses it)
+    # the demo's seeded random-init tower, handed to the demo build (the server itself serves the text graph)
     assert recorded["text"] is tower and calls == [(None, {"random_init_seed": training.demo.DEMO_SEED})]
 
 

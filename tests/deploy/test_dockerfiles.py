@@ -181,23 +181,25 @@ def test_serve_extra_is_torch_free_and_fully_pinned() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     serve = {requirement_name(d) for d in pyproject["project"]["optional-dependencies"]["serve"]}
     assert not serve & {"torch", "torchvision", "open-clip-torch", "onnx", "onnxscript"}
-    assert {"onnxruntime-gpu", "numpy", "fastapi", "uvicorn", "redis", "tokenizers", "fastapi-offline"} <= serve
+    assert {"onnxruntime-gpu", "openvino", "numpy", "fastapi", "uvicorn", "redis", "tokenizers",
+            "fastapi-offline"} <= serve
     pins = constraint_pins()
     assert serve <= set(pins), f"serve packages without a pin: {sorted(serve - set(pins))}"
-    assert "torch" not in pins and "onnxruntime" not in pins
+    assert "torch" not in pins
+    assert pins["onnxruntime"] == pins["onnxruntime-gpu"]  # the cpu image's build of the same version
 
 
-def test_onnxruntime_cpu_is_never_installed_and_is_refused() -> None:
-    runs = [i.args for s in stages() for i in s.of("RUN")]
-    for args in runs:
-        for segment in re.split(r"&&|;|\|\|", args):
-            if "pip install" in segment:
-                assert not re.search(r"\bonnxruntime(?![-\w])", segment), segment
-    refusals = [a for a in runs if re.search(r"if pip show onnxruntime\b[^;]*; then [^;]*; exit 1; fi", a)]
-    assert len(refusals) >= 2  # after the serve install and after the CUDA extras
+def test_cpu_image_has_the_cpu_onnxruntime_and_the_gpu_image_never_both() -> None:
+    build = " ".join(i.args for i in stage("build").of("RUN"))
+    # the serve extra's onnxruntime-gpu becomes the CPU build for the cpu stages (no CUDA provider libraries)
+    assert "sed 's/^onnxruntime-gpu\\b/onnxruntime/'" in build
+    assert re.search(r"if pip show onnxruntime-gpu\b[^;]*; then [^;]*; exit 1; fi", build)
     gpu_runs = " ".join(i.args for i in stage("build-gpu").of("RUN"))
+    assert gpu_runs.index("pip uninstall -y onnxruntime ") < gpu_runs.index("onnxruntime-gpu[cuda,cudnn]")
+    assert re.search(r"if pip show onnxruntime\b[^;]*; then [^;]*; exit 1; fi", gpu_runs)
     assert "'CUDAExecutionProvider' in ort.get_available_providers()" in gpu_runs
     assert '"onnxruntime-gpu[cuda,cudnn]==${onnxruntime_version}"' in gpu_runs and "-c deploy/constraints.txt" in gpu_runs
+    assert "sed -n 's/^onnxruntime-gpu==//p' deploy/constraints.txt" in gpu_runs
     assert "cuda_libs.py check" in gpu_runs
     assert "cuda_libs.py check" in " ".join(i.args for i in stage("gpu").of("RUN"))  # after ldconfig, as served
 

@@ -88,6 +88,10 @@ def test_bundle_redis_and_api_key_checks(tmp_path: Path, redis_server) -> None:
     assert checks["bundle"].status == "ok" and tiny_bundle().path.name in checks["bundle"].detail
     assert checks["text graph"].status == "warn"  # the tiny bundle predates text graphs: torch path
     assert checks["redis"].status == "ok" and checks["api key"].status == "ok"
+    assert checks["encoder runtime"].status == "ok" and checks["encoder runtime"].detail.startswith(
+        ("openvino f32", "onnxruntime f32"))
+    forced = _by_name(doctor.run_checks(_settings(encoder_runtime="onnxruntime", encoder_precision="bf16")))
+    assert forced["encoder runtime"].status == "fail" and "bf16" in forced["encoder runtime"].detail
     # a damaged graph is named; unreachable Redis and open writes are reported
     damaged = Path(shutil.copytree(tiny_bundle().path, tmp_path / "bundle"))
     (damaged / "sample_side.onnx").write_bytes(b"not a graph")

@@ -46,6 +46,9 @@ def test_info_shows_manifest_providers_and_registry(client) -> None:
     assert info["manifest"] == manifest
     assert info["bundle_version"] == manifest["bundle_version"]
     assert info["providers"] == ["CPUExecutionProvider"] and info["device"] == "cpu"
+    runtime = info["encoder_runtime"]  # the auto rule on this CPU: OpenVINO f32 when installed
+    assert (runtime["runtime"], runtime["precision"]) in {("openvino", "f32"), ("onnxruntime", "f32")}
+    assert runtime["reason"]
     assert info["demo"] is False and "warning" not in info
     assert info["text_weights_id"] == manifest["text"]["weights_id"]
     assert info["text_encoder"] == "open_clip"  # this bundle has no text graph: the torch path
