@@ -36,9 +36,9 @@ class BackgroundOut(BaseModel):
 
     start_frame: int
     end_frame: int
-    energy: float | None = Field(description="mean best-class energy over the scored part of the stretch; left out "
-                                             "when nobody was in view to score")
-    score: float | None
+    energy: float | None = Field(None, description="mean best-class energy over the scored part of the stretch; "
+                                             "left out when nobody was in view to score")
+    score: float | None = None
 
 
 class WindowOut(BaseModel):
@@ -46,10 +46,10 @@ class WindowOut(BaseModel):
 
     start_frame: int
     end_frame: int
-    class_id: str | None
-    label: str | None
-    energy: float | None
-    score: float | None
+    class_id: str | None = None  # these four are left out for a window nobody was in view to score
+    label: str | None = None
+    energy: float | None = None
+    score: float | None = None
     accepted: bool
 
 
