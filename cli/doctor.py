@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print every check; 0 when none failed (warnings allowed), 1 otherwise, 2 for invalid settings."""
-    from service.doctor import run_checks
+    from service.engine.doctor import run_checks
     from service.settings import SettingsError, load_settings
 
     given = {"bundle_path": args.bundle, "redis_url": args.redis_url, "device": args.device}

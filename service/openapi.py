@@ -9,9 +9,9 @@ from fastapi.openapi.utils import get_openapi
 
 from model.config import NUM_CHANNELS, NUM_JOINTS
 from model.layouts import LAYOUTS
+from service.inputs.examples import detect_examples, recognize_examples
 from service.inputs.layout_input import LayoutOptionsIn
 from service.inputs.payloads import MAX_PERSONS_IN, NPY_MEDIA_TYPE
-from service.openapi_examples import detect_examples, recognize_examples
 from service.settings import Settings
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

@@ -1,1 +1,1 @@
-"""Engine: one bundle's serving state: loading, onnxruntime inference, micro-batching, policy, isolation, text conditioning, scoring, hot reload."""
+"""Engine: one bundle's serving state: loading, encoder runtimes, onnxruntime inference, micro-batching, policy, isolation, text conditioning, scoring, hot reload, and the `scale doctor` checks of what it needs."""

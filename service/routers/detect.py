@@ -8,8 +8,8 @@ from starlette.concurrency import run_in_threadpool
 from service.deps import get_state
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import TEXT_MEDIA_TYPE, DetectIn, parse_detect
+from service.inputs.notices import answer_notices
 from service.inputs.payloads import NPY_MEDIA_TYPE
-from service.notices import answer_notices
 from service.problems import Problem
 from service.routers.recognize import resolve_candidates
 from service.untrimmed.detect import DetectOut, run_detection

@@ -20,6 +20,7 @@ from service.engine.model_state import ModelState
 from service.engine.open_set import open_set_field
 from service.engine.text_columns import fold, text_columns
 from service.inputs.layout_input import MIRROR_DOC, layout_options
+from service.inputs.notices import answer_notices
 from service.inputs.payloads import (
     NPY_MEDIA_TYPE,
     BatchRecognizeOut,
@@ -30,7 +31,6 @@ from service.inputs.payloads import (
     parse_json_request,
     parse_npy_request,
 )
-from service.notices import answer_notices
 from service.problems import Problem, invalid
 from service.registry import ClassRecord, RegistrySnapshot
 

@@ -21,9 +21,9 @@ from service.engine.open_set import bundle_threshold
 from service.engine.text_columns import text_columns
 from service.inputs.detect_payloads import DetectOptionsIn, check_sequence, detect_limits, window_spec
 from service.inputs.layout_input import LayoutOptions
+from service.inputs.notices import join_notices
 from service.inputs.payloads import load_npy_body
 from service.inputs.rules import check_json_depth
-from service.notices import join_notices
 from service.problems import Problem, invalid
 from service.routers.recognize import resolve_candidates
 from service.untrimmed.stream_session import StreamSession

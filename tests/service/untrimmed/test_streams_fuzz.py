@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model.windows import window_starts
-from service.openapi_examples import STANDING
+from service.inputs.examples import STANDING
 from tests.service.svc_support import LABELS, end_stream, register, running_app
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import service.doctor as doctor
+import service.engine.doctor as doctor
 from cli.main import main as scale
 from service.settings import Settings
 from tests.service.svc_support import tiny_bundle

@@ -1,10 +1,10 @@
-"""service/notices.py: several warnings in one answer read as whole sentences, each also on its own."""
+"""service/inputs/notices.py: several warnings in one answer read as whole sentences, each also on its own."""
 
 from __future__ import annotations
 
 import pytest
 
-from service.notices import answer_notices, join_notices, notice_list
+from service.inputs.notices import answer_notices, join_notices, notice_list
 
 pytestmark = pytest.mark.unit
 DEMO = "DEMO bundle (random-init encoder): labels and rankings are NOT meaningful; use a trained bundle for real recognition."
