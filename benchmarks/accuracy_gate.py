@@ -2,13 +2,13 @@
 
 For each official Shift-GCN checkpoint (NTU-60 X-sub, NTU-120 X-sub), the encoder graphs are exported and
 run on the real clips (the five NTU .skeleton files, the paired video's Kinect skeleton, and windows of
-the PKU-MMD sequence), by onnxruntime f32 (the reference) and by the candidate (OpenVINO f32 / bf16).
+the PKU-MMD sequence), by onnxruntime f32 (the reference) and by the candidate (OpenVINO f32 / mixed / bf16).
 Passes when the candidate's top-1 equals the reference's on every clip and every feature (full encoder
 and single-person graph) has cosine >= 0.999 to the reference. Then the demo bundle's SCALE ranking of
-its classes must be unchanged on every clip. The service's `auto` picks bf16 only when it passes
-(service/engine/runtimes.py, BF16_PASSED_GATE).
+its classes must be unchanged on every clip. The service's `auto` picks a reduced precision only when it passes
+(service/engine/runtimes.py, BF16_PASSED_GATE and MIXED_PASSED_GATE).
 
-    .venv/bin/python -m benchmarks.accuracy_gate [--data ../shared/data] [--precisions f32 bf16] [--out r.json]
+    .venv/bin/python -m benchmarks.accuracy_gate [--data ../shared/data] [--precisions f32 mixed bf16] [--out r.json]
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _graph(path: Path, runtime: str, precision: str) -> Any:
     from benchmarks.runtimes import ort_graph
-    from service.engine.runtimes import OpenVinoGraph
+    from service.engine.openvino_graph import OpenVinoGraph
 
     if runtime == "onnxruntime":
         return ort_graph(path, 1, "all")
@@ -135,7 +135,9 @@ def gate_demo_ranking(bundle_path: Path, x: np.ndarray, precision: str) -> dict[
     ref, got = np.argsort(energies["onnxruntime"], axis=1), np.argsort(energies["openvino"], axis=1)
     return {"precision": precision, "classes": len(DEMO_ACTIONS), "top1_unchanged": bool(np.all(ref[:, 0] == got[:, 0])),
             "ranking_unchanged": bool(np.all(ref == got)),
-            "max_energy_diff": float(np.abs(energies["onnxruntime"] - energies["openvino"]).max())}
+            "max_energy_diff": float(np.abs(energies["onnxruntime"] - energies["openvino"]).max()),
+            "max_relative_energy_diff": float((np.abs(energies["onnxruntime"] - energies["openvino"])
+                                               / np.abs(energies["onnxruntime"])).max())}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -166,7 +168,8 @@ def render(result: dict[str, Any]) -> str:
                          f"{len(g['clips'])} clips, min cosine {g['min_cosine']:.6f} -> {'PASS' if g['passed'] else 'FAIL'}")
     for p, d in result["demo"].items():
         lines.append(f"demo bundle openvino {p}: SCALE top-1 unchanged {d['top1_unchanged']}, full ranking of "
-                     f"{d['classes']} classes unchanged {d['ranking_unchanged']}, max energy diff {d['max_energy_diff']:.3g}")
+                     f"{d['classes']} classes unchanged {d['ranking_unchanged']}, max energy diff {d['max_energy_diff']:.3g} "
+                     f"({100 * d['max_relative_energy_diff']:.3g} %)")
     lines.append(f"gate: {result['passed']}")
     return "\n".join(lines)
 
@@ -175,7 +178,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_gate", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--precisions", nargs="+", default=["f32", "bf16"], choices=["f32", "bf16"])
+    p.add_argument("--precisions", nargs="+", default=["f32", "mixed", "bf16"], choices=["f32", "mixed", "bf16"])
     p.add_argument("--bundle", type=Path, default=None, help="demo bundle (default: built or reused)")
     p.add_argument("--demo-dir", type=Path, default=Path("~/.cache/scale/bench-demo-bundle").expanduser())
     p.add_argument("--out", type=Path, default=None)

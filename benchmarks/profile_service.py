@@ -31,7 +31,7 @@ from benchmarks.server import REPO_ROOT, Server
 
 # (stage, pattern on one frame "function (file:line)"); the deepest matching frame of a stack names its stage
 STAGE_MARKERS: list[tuple[str, re.Pattern[str]]] = [
-    ("encoder", re.compile(r"\b(_run_feature|features) \(.*inference\.py|runtimes\.py|single_person")),
+    ("encoder", re.compile(r"\b(_run_feature|features) \(.*inference\.py|runtimes\.py|openvino_graph\.py|single_person")),
     ("scoring", re.compile(r"run_sample_side \(|scoring\.py|open_set\.py")),
     ("class side", re.compile(r"conditioning\.py|text_onnx\.py|run_class_side \(")),
     ("preprocessing", re.compile(r"preprocess\.py|person_slots\.py|layout_(input|fill|maps)\.py|layouts\.py")),
@@ -42,8 +42,9 @@ STAGE_MARKERS: list[tuple[str, re.Pattern[str]]] = [
     ("batcher", re.compile(r"batcher\.py|isolation\.py")),
     ("HTTP", re.compile(r"uvicorn/|h11/|httptools|starlette/|fastapi/|http_protocol\.py|routers/")),
 ]
+# uvloop's loop is C: py-spy shows the event loop's own time as the leaf `Runner.run`, which is its wait
 IDLE_LEAF = re.compile(r"\b(select|poll|wait|_wait_for_tstate_lock|get|acquire|_acquire_restore|sleep|_worker|"
-                       r"run_forever|_run_once|accept|recv|epoll)$")
+                       r"run_forever|_run_once|accept|recv|epoll|Runner\.run)$")
 PASSIVE_STAGES = ("HTTP", "batcher")
 
 

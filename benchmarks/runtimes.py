@@ -1,4 +1,4 @@
-"""The encoder per runtime and precision on this CPU: onnxruntime (graph optimization levels) vs OpenVINO f32/bf16.
+"""The encoder per runtime and precision on this CPU: onnxruntime (graph optimization levels) vs OpenVINO f32/mixed/bf16.
 
 Times the bundle's single-person graph (one person, the real mix's common case) and the full two-person
 encoder at batch 1 on one thread, on real preprocessed NTU clips, all in one run so the ratios share the
@@ -47,12 +47,14 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def candidates(path: Path, threads: int) -> dict[str, Any]:
     """Every runtime/precision to time on one graph file."""
-    from service.engine.runtimes import BF16_FLAGS, OpenVinoGraph, cpu_flags, openvino_installed
+    from service.engine.openvino_graph import OpenVinoGraph
+    from service.engine.runtimes import BF16_FLAGS, cpu_flags, openvino_installed
 
     out = {f"onnxruntime f32 ({level})": ort_graph(path, threads, level) for level in ORT_LEVELS}
     if openvino_installed():
         out["openvino f32"] = OpenVinoGraph(path, precision="f32", streams=1, threads=threads)
         if any(f in cpu_flags() for f in BF16_FLAGS):
+            out["openvino mixed"] = OpenVinoGraph(path, precision="mixed", streams=1, threads=threads)
             out["openvino bf16"] = OpenVinoGraph(path, precision="bf16", streams=1, threads=threads)
     return out
 

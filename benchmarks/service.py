@@ -38,6 +38,8 @@ POLICIES = {
     "old": {"SCALE_SERVING_POLICY": "batched", "SCALE_SINGLE_PERSON": "false",
             "SCALE_ORT_ARENA_EXTEND_STRATEGY": "next_power_of_two"},
     "new": {},
+    "f32": {"SCALE_ENCODER_PRECISION": "f32"},
+    "one-stream": {"SCALE_INFERENCE_WORKERS": "1", "SCALE_INTRA_OP_THREADS": "2"},  # one run at a time, 2 threads  # OpenVINO f32: the default before mixed precision passed the gate
     "bf16": {"SCALE_ENCODER_PRECISION": "bf16"},  # the opt-in that failed the accuracy gate, for its speed
 }
 
@@ -186,8 +188,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     servers = {name: Server(bundle, POLICIES[name], workdir / f"server-{name}.log", cli=True,
                             default_path=args.default_path) for name in args.policies}
     if args.baseline_repo is not None:  # another checkout's code with its own defaults, e.g. an older main
-        servers = {"base": Server(bundle, {}, workdir / "server-base.log", cli=True, repo_root=args.baseline_repo,
-                                  default_path=args.default_path), **servers}
+        # on the default path the old checkout serves the demo it exports itself (its own graphs), not ours
+        base_bundle = args.baseline_demo_dir if args.default_path else bundle
+        servers = {"base": Server(base_bundle, {}, workdir / "server-base.log", cli=True,
+                                  repo_root=args.baseline_repo, default_path=args.default_path), **servers}
     env_of = {**POLICIES, "base": {"baseline_repo": str(args.baseline_repo)}}
     results: dict[str, Any] = {name: {"env": env_of[name], "rows": []} for name in servers}
     try:
@@ -256,6 +260,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--default-path", action="store_true",
                    help="start `scale serve` without --bundle: the embedded default serving the demo bundle "
                         "cached in --demo-dir (SCALE_DEMO_DIR)")
+    p.add_argument("--baseline-demo-dir", type=Path, default=Path("~/.cache/scale/bench-base-demo-bundle").expanduser(),
+                   help="with --default-path: where the baseline checkout builds (or finds) its own demo bundle")
     p.add_argument("--big", type=int, default=64, help="sequences in the memory-probe request (0: no probe)")
     p.add_argument("--big-frames", type=int, default=50, help="frames of each memory-probe sequence")
     p.add_argument("--start-timeout", type=float, default=600.0)

@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 DEMO_SEED = 0  # seeds the demo's random encoder, its random text tower and its generated data
 DEMO_NUM_FRAMES = 300
 RANDOM_ENCODER = "random-init"
+# How the demo's encoder graphs were laid out at export; a cache exported another way is rebuilt, so that
+# an upgrade serves the faster row-layout graphs (model/row_layout.py) instead of an older cache's.
+DEMO_ENCODER_LAYOUT = "rows"
 
 
 def demo_reusable(out: Path, weights_id: str, seed: int = DEMO_SEED, num_frames: int = DEMO_NUM_FRAMES,
@@ -27,4 +30,5 @@ def demo_reusable(out: Path, weights_id: str, seed: int = DEMO_SEED, num_frames:
         return False
     return (manifest.demo and manifest.text_graph is not None and manifest.text.weights_id == weights_id
             and manifest.num_frames == num_frames and manifest.training.get("demo_seed") == seed
-            and manifest.training.get("encoder") == encoder_id)
+            and manifest.training.get("encoder") == encoder_id
+            and manifest.training.get("encoder_layout") == DEMO_ENCODER_LAYOUT)

@@ -129,6 +129,7 @@ class ShiftGCN(nn.Module):
         self.fc = nn.Linear(FEATURE_DIM, num_class)
         nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / num_class))
         nn.init.zeros_(self.fc.bias)
+        self.row_trunk: nn.Module | None = None  # set on export copies (model/row_layout.py)
 
     def _check(self, x: torch.Tensor) -> None:
         expected = (self.in_channels, self.num_point, self.num_person)
@@ -138,6 +139,14 @@ class ShiftGCN(nn.Module):
         if x.shape[2] % 4:
             raise ValueError(f"ShiftGCN needs T to be a multiple of 4 (two stride-2 units), got T={x.shape[2]}")
 
+    def units(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V) -> the last unit's output, (N, 256, T/4, V) (or (N, 256, V, T/4) in the row layout)."""
+        if self.row_trunk is not None and not self.training:  # its batch norms are folded: eval only
+            return self.row_trunk(x)
+        for i in range(1, len(UNITS) + 1):
+            x = getattr(self, f"l{i}")(x)
+        return x
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, V, M) -> (N, 256): the input of `fc`, averaged over time, joints and persons."""
         self._check(x)
@@ -145,9 +154,7 @@ class ShiftGCN(nn.Module):
         x = x.permute(0, 4, 3, 1, 2).reshape(n, m * v * c, t)
         x = self.data_bn(x)
         x = x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
-        for i in range(1, len(UNITS) + 1):
-            x = getattr(self, f"l{i}")(x)
-        return x.reshape(n, m, FEATURE_DIM, -1).mean(3).mean(1)
+        return self.units(x).reshape(n, m, FEATURE_DIM, -1).mean(3).mean(1)
 
     def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(feature (N, 256), logits (N, num_class))."""

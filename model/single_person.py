@@ -15,7 +15,7 @@ from torch import nn
 
 from model.config import FEATURE_DIM
 from model.person_slots import second_person_absent  # noqa: F401  (re-exported: one import for torch users)
-from model.shift_gcn import UNITS, ShiftGCN
+from model.shift_gcn import ShiftGCN
 
 
 def person_trunk(model: ShiftGCN, x: torch.Tensor, slot: int) -> torch.Tensor:
@@ -28,9 +28,7 @@ def person_trunk(model: ShiftGCN, x: torch.Tensor, slot: int) -> torch.Tensor:
     y = F.batch_norm(y, bn.running_mean[part], bn.running_var[part], bn.weight[part], bn.bias[part],
                      False, 0.0, bn.eps)
     y = y.view(n, v, c, t).permute(0, 2, 3, 1)
-    for i in range(1, len(UNITS) + 1):
-        y = getattr(model, f"l{i}")(y)
-    return y.reshape(n, FEATURE_DIM, -1).mean(2)
+    return model.units(y).reshape(n, FEATURE_DIM, -1).mean(2)
 
 
 class SinglePersonEncoder(nn.Module):

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     ort_arena_extend_strategy: Literal["next_power_of_two", "same_as_requested"] = "same_as_requested"
     # encoder runtime on CPU (service/engine/runtimes.py; docs/service.md "Encoder runtime")
     encoder_runtime: Literal["auto", "onnxruntime", "openvino"] = "auto"  # auto: OpenVINO on CPU when installed
-    encoder_precision: Literal["auto", "f32", "bf16"] = "auto"  # auto: bf16 on OpenVINO with native bf16
+    encoder_precision: Literal["auto", "f32", "mixed", "bf16"] = "auto"  # auto: mixed on OpenVINO + native bf16
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     # untrimmed sequences (/detect) and live streams (/streams); see docs/service.md
     detect_max_frames: int = Field(36_000, ge=16, le=1_000_000)  # 20 min at 30 fps

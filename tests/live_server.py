@@ -24,8 +24,9 @@ __all__ = ["REPO", "LiveServer", "clean_env", "free_port", "live_server", "wait_
 def clean_env(**extra: str) -> dict[str, str]:
     """os.environ without any SCALE_*/REDIS_URL a developer may have exported, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCALE_") and k != "REDIS_URL"}
-    # One thread per server: the CI machine is shared with the test process and other servers.
-    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), **extra)
+    # One thread per server: the CI machine is shared with the test process and other servers. The f32
+    # encoder: the live tests compare energies with the PyTorch reference (tests/conftest.py).
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), SCALE_ENCODER_PRECISION="f32", **extra)
     return env
 
 

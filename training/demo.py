@@ -13,7 +13,7 @@ import torch
 
 from model.bundle_spec import TextInfo
 from model.config import DEFAULT_PROMPT_TEMPLATE, PreprocessConfig, ScaleConfig
-from model.demo_cache import DEMO_SEED, demo_reusable
+from model.demo_cache import DEMO_ENCODER_LAYOUT, DEMO_SEED, demo_reusable
 from model.losses import cyclical_beta, total_loss
 from model.scorer import ScaleScorer
 from training.export import export_bundle
@@ -56,6 +56,7 @@ def build_demo_bundle(out_dir: str | Path, text_encoder: Any = None, seed: int =
     progress.update()
     progress.set_postfix_str("exporting ONNX graphs and the CLIP text graph (the slow part)")
     training = {"dataset": "demo-generated", "demo_seed": seed, "encoder": encoder_id,
+                "encoder_layout": DEMO_ENCODER_LAYOUT,
                 "classes": list(DEMO_ACTIONS), "steps": _TRAIN_STEPS,
                 "metrics": {"generated_heldout_top1": top1}}
     info = TextInfo(model_name=getattr(text_encoder, "model_name", "ViT-B-32-quickgelu"),

@@ -31,6 +31,7 @@ from model.bundle_spec import (
     sha256_hex,
 )
 from model.config import NUM_CHANNELS, NUM_JOINTS, NUM_PERSONS, PreprocessConfig
+from model.row_layout import row_layout_copy
 from model.scorer import ScaleScorer
 from training.export_trunk import export_single_person
 from training.onnx_graph import export_graph
@@ -39,9 +40,9 @@ from training.onnx_graph import export_graph
 class EncoderGraph(nn.Module):
     """Encoder graph body: skeleton -> (feature, logits), optionally computed in another dtype."""
 
-    def __init__(self, encoder: nn.Module, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, encoder: nn.Module, dtype: torch.dtype = torch.float32, row_layout: bool = True) -> None:
         super().__init__()
-        self.encoder, self.dtype = encoder, dtype
+        self.encoder, self.dtype = row_layout_copy(encoder) if row_layout else encoder, dtype
 
     def forward(self, skeleton: Tensor) -> tuple[Tensor, Tensor]:
         """(feature, logits) as float32."""

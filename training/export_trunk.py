@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from model.bundle_spec import BundleError, Dims, graph_file, graph_specs
 from model.config import NUM_CHANNELS, NUM_JOINTS, NUM_PERSONS
+from model.row_layout import use_row_layout
 from model.shift_gcn import ShiftGCN
 from model.single_person import SinglePersonEncoder
 from training.onnx_graph import export_graph
@@ -35,9 +36,11 @@ def supports_single_person(encoder: nn.Module) -> bool:
     return isinstance(encoder, ShiftGCN) and encoder.num_person == NUM_PERSONS
 
 
-def single_person_module(encoder: ShiftGCN, num_frames: int, dtype: torch.dtype) -> SinglePersonGraph:
+def single_person_module(encoder: ShiftGCN, num_frames: int, dtype: torch.dtype,
+                         row_layout: bool = True) -> SinglePersonGraph:
     """A CPU copy of the encoder in `dtype`, wrapped as the graph body (the constant computed in `dtype`)."""
     enc = copy.deepcopy(encoder).cpu().to(dtype).eval()
+    enc = use_row_layout(enc) if row_layout else enc
     return SinglePersonGraph(SinglePersonEncoder(enc, num_frames).eval(), dtype).eval()
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.inputs.layout_input import (
@@ -221,6 +222,10 @@ def load_json_body(body: bytes) -> Any:
     malformed (`bad-json`)."""
     check_not_empty(body)
     check_json_depth(body)
+    try:
+        return orjson.loads(body)  # C, several times faster on number arrays
+    except orjson.JSONDecodeError:
+        pass  # what orjson refuses (NaN literals, huge integers, lone surrogates, UTF-16) the stdlib decides
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

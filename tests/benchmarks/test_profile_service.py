@@ -13,11 +13,12 @@ ENCODER_ORT = ("Thread.run (threading.py:1);MicroBatcher._worker (service/engine
                "InferenceEngine.features (service/engine/inference.py:5);InferenceEngine._run_feature "
                "(service/engine/inference.py:9);InferenceSession.run (onnxruntime/capi/x.py:2)")
 ENCODER_OV_WAIT = ("Thread.run (threading.py:1);InferenceEngine._run_feature (service/engine/inference.py:9);"
-                   "OpenVinoGraph.run (service/engine/runtimes.py:3)")
+                   "OpenVinoGraph.run (service/engine/openvino_graph.py:3)")
 PARSE = ("app (starlette/routing.py:1);recognize (service/routers/recognize.py:2);parse_npy "
          "(service/inputs/payloads.py:3);read_array (numpy/lib/_format_impl.py:4)")
 SCORE = ("InferenceEngine.score (service/engine/inference.py:1);Bundle.run_sample_side (model/bundle.py:2);"
          "InferenceSession.run (onnxruntime/capi/x.py:2)")
+UVLOOP = "Server.run (uvicorn/server.py:86);asyncio_run (uvicorn/_compat.py:30);Runner.run (asyncio/runners.py:118)"
 QUEUE = "Thread.run (threading.py:1);MicroBatcher._worker (service/engine/batcher.py:9);Queue.get (queue.py:1)"
 
 
@@ -27,6 +28,7 @@ def test_deepest_marker_names_the_stage_and_waits_outside_stages_are_idle() -> N
     assert stage_of(PARSE) == "parsing"
     assert stage_of(SCORE) == "scoring"
     assert stage_of(LOOP) == "idle" and stage_of(QUEUE) == "idle"
+    assert stage_of(UVLOOP) == "idle"  # uvloop waits in C under asyncio's Runner.run
     assert stage_of("main (x.py:1);compute (y.py:2)") == "other"
 
 

@@ -88,6 +88,28 @@ def test_corruption_or_changed_seed_rebuilds(demo_dir, tmp_path: Path, text_enco
     assert second["bundle_version"] != first["bundle_version"]
 
 
+@pytest.mark.integration
+def test_a_cache_exported_in_the_old_layout_is_not_reused(demo_dir, tmp_path: Path) -> None:
+    from model.bundle import read_manifest, verify_files
+    from model.bundle_spec import compute_bundle_version
+    from model.demo_cache import DEMO_ENCODER_LAYOUT, demo_reusable
+
+    src, _ = demo_dir
+    manifest = read_manifest(src)
+    assert manifest.training["encoder_layout"] == DEMO_ENCODER_LAYOUT == "rows"
+    assert demo_reusable(src, manifest.text.weights_id)
+    out = Path(shutil.copytree(src, tmp_path / "old-cache"))
+    data = json.loads((out / "manifest.json").read_text())
+    del data["training"]["encoder_layout"]  # what a cache built before the row layout carries
+    (out / "manifest.json").write_text(json.dumps(data))
+    edited = read_manifest(out)  # an intact bundle: its content hash recomputed, as an older export wrote it
+    blobs = {rel: (out / rel).read_bytes() for rel in edited.files}
+    data["bundle_version"] = compute_bundle_version(edited.hashed_body(), blobs)
+    (out / "manifest.json").write_text(json.dumps(data))
+    verify_files(out, read_manifest(out))  # raises if the edit left it inconsistent
+    assert not demo_reusable(out, manifest.text.weights_id)
+
+
 @pytest.mark.unit
 def test_first_build_shows_progress_and_duration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     class FakeText:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.live_server import clean_env
 from tests.service.svc_support import NUM_FRAMES, running_app, skeleton, text_encoder
 
 REPO = Path(__file__).resolve().parents[3]
@@ -50,8 +50,7 @@ def text_graph_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _serve_in_subprocess(bundle: Path, seq: np.ndarray) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCALE_") and k != "REDIS_URL"}
-    env["PYTHONPATH"] = str(REPO)
+    env = clean_env()
     proc = subprocess.run([sys.executable, "-c", SERVE_WITHOUT_TORCH, str(bundle), json.dumps(LABELS),
                            json.dumps(seq.tolist())], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -7,15 +7,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.engine.runtimes import BF16_PASSED_GATE, RuntimeChoiceError, cpu_flags, resolve_encoder_runtime
+from service.engine.runtimes import (
+    BF16_PASSED_GATE,
+    MIXED_PASSED_GATE,
+    RuntimeChoiceError,
+    cpu_flags,
+    resolve_encoder_runtime,
+)
 
 BF16 = frozenset({"avx512f", "avx512_bf16"})
 NO_BF16 = frozenset({"avx2"})
+GATED = "bf16" if BF16_PASSED_GATE else "mixed" if MIXED_PASSED_GATE else "f32"  # the lowest that passed
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize(("device", "have_ov", "flags", "want"), [
-    ("cpu", True, BF16, ("openvino", "bf16" if BF16_PASSED_GATE else "f32")),
+    ("cpu", True, BF16, ("openvino", GATED)),
     ("cpu", True, NO_BF16, ("openvino", "f32")),
     ("cpu", False, BF16, ("onnxruntime", "f32")),
     ("cuda", True, BF16, ("onnxruntime", "f32")),
@@ -33,6 +40,10 @@ def test_overrides_are_obeyed() -> None:
     got = resolve_encoder_runtime("openvino", "bf16", "cpu", flags=BF16, have_openvino=True)
     assert (got.name, got.precision) == ("openvino", "bf16")
     assert "SCALE_ENCODER_PRECISION=bf16" in got.reason
+    got = resolve_encoder_runtime("auto", "mixed", "cpu", flags=BF16, have_openvino=True)
+    assert (got.name, got.precision) == ("openvino", "mixed")
+    got = resolve_encoder_runtime("openvino", "f32", "cpu", flags=BF16, have_openvino=True)
+    assert (got.name, got.precision) == ("openvino", "f32")
 
 
 @pytest.mark.unit
@@ -41,6 +52,8 @@ def test_overrides_are_obeyed() -> None:
     ("openvino", "auto", "cuda", BF16, True, "runs on the CPU"),
     ("onnxruntime", "bf16", "cpu", BF16, True, "needs SCALE_ENCODER_RUNTIME=openvino"),
     ("openvino", "bf16", "cpu", NO_BF16, True, "no native bf16"),
+    ("onnxruntime", "mixed", "cpu", BF16, True, "PRECISION=mixed needs SCALE_ENCODER_RUNTIME=openvino"),
+    ("auto", "mixed", "cpu", NO_BF16, True, "PRECISION=mixed but this CPU has no native bf16"),
 ])
 def test_impossible_choices_are_refused_clearly(runtime: str, precision: str, device: str, flags: frozenset[str],
                                                 have_ov: bool, message: str) -> None:
@@ -66,7 +79,7 @@ def test_openvino_graph_matches_onnxruntime_for_any_batch_and_from_two_threads(t
     import torch
     from torch import nn
 
-    from service.engine.runtimes import OpenVinoGraph
+    from service.engine.openvino_graph import OpenVinoGraph
 
     class Tiny(nn.Module):
         def __init__(self) -> None:
