@@ -2,9 +2,9 @@
 
 Why "mixed": bf16 throughout loses the accuracy gate on the NTU-120 checkpoint (feature cosine 0.998), and
 cutting the graph after each backbone unit located the loss in the first units, which see the raw joint
-coordinates (bf16 keeps 8 bits of mantissa: millimetres at a metre). Running units l1 and l2 in f32 and the
-eight deeper, costlier units in bf16 keeps most of bf16's speed and passes the gate (docs/benchmarks.md,
-"Mixed precision"; benchmarks/accuracy_gate.py).
+coordinates (bf16 keeps 8 bits of mantissa: millimetres at a metre). Running units l1..l4 (64 channels, the
+cheap ones) in f32 and the six deeper, costlier units in bf16 keeps most of bf16's speed and passes the
+gate with a margin (docs/benchmarks.md section 8, benchmarks/precision_cut.py and benchmarks/accuracy_gate.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import numpy as np
 
 log = logging.getLogger("scale.engine")
 
-# Backbone units run in f32 before the bf16 tail under precision "mixed" (chosen by the accuracy gate)
-F32_HEAD_UNITS = 2
+# Backbone units run in f32 before the bf16 tail under precision "mixed": l1..l4 cost 0-7 % more than l1..l2
+# and bring NTU-120's worst cosine from 0.99985 to 0.99996 (benchmarks/results/precision_cut.txt)
+F32_HEAD_UNITS = 4
 
 
 def static_batch_one(model: Any) -> Any:
@@ -72,22 +73,23 @@ class OpenVinoGraph:
     nothing else. Under "mixed" the graph is two compiled stages run one after the other.
     """
 
-    def __init__(self, onnx_path: Path, *, precision: str, streams: int, threads: int) -> None:
+    def __init__(self, onnx_path: Path, *, precision: str, streams: int, threads: int,
+                 head_units: int = F32_HEAD_UNITS) -> None:
         import openvino as ov
 
         core = ov.Core()
         model = static_batch_one(core.read_model(str(onnx_path)))
         config = {"NUM_STREAMS": str(streams), "INFERENCE_NUM_THREADS": str(max(1, streams * threads)),
                   "PERFORMANCE_HINT": "THROUGHPUT" if streams > 1 else "LATENCY",
-                  # pinned stream threads measured 10-25 % fewer clips/s under load: the serving process has
+                  # pinned stream threads measured 9-22 % fewer clips/s under load: the serving process has
                   # other busy threads (event loop, parsing) that pinning leaves no room for
                   "ENABLE_CPU_PINNING": "NO"}
         parts = [(model, precision)]
         if precision == "mixed":
-            split = split_after_unit(model, F32_HEAD_UNITS)
+            split = split_after_unit(model, head_units)
             if split is None:
                 log.warning("%s: no backbone unit l%d to cut at; running it in f32 instead of mixed precision",
-                            onnx_path.name, F32_HEAD_UNITS)
+                            onnx_path.name, head_units)
                 parts, precision = [(model, "f32")], "f32"
             else:
                 parts = [(split[0], "f32"), (split[1], "bf16")]

@@ -1,11 +1,11 @@
 """The encoder's runtime per CPU: onnxruntime or OpenVINO on the bundle's same ONNX graphs; f32, mixed or bf16.
 
 Rule for `auto` (measured in docs/benchmarks.md, "Encoder runtimes"): on CUDA the encoder stays on
-onnxruntime; on a CPU, OpenVINO when it is installed (2-3x onnxruntime's CPU provider on Shift-GCN), else
-onnxruntime. Precision `auto` under OpenVINO on a CPU with native bf16 dot products (`avx512_bf16` or
+onnxruntime; on a CPU, OpenVINO when it is installed (at least onnxruntime's speed in f32, and the only one
+of the two with a bf16 path), else onnxruntime. Precision `auto` under OpenVINO on a CPU with native bf16 dot products (`avx512_bf16` or
 `amx_bf16` in /proc/cpuinfo) is the lowest precision that passed the accuracy gate on real data
 (benchmarks/accuracy_gate.py, tests/service/engine/test_accuracy_gate.py): bf16 throughout fails it (the
-NTU-120 checkpoint's features fall to cosine 0.998), "mixed" (the first two backbone units in f32, the rest
+NTU-120 checkpoint's features fall to cosine 0.998), "mixed" (the first four backbone units in f32, the rest
 in bf16; service/engine/openvino_graph.py) passes, so `auto` serves mixed there and f32 elsewhere. Both
 settings can be forced (SCALE_ENCODER_RUNTIME, SCALE_ENCODER_PRECISION). The class and sample sides stay
 on onnxruntime: they cost well under 1 % of a request.
@@ -25,7 +25,7 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 # unchanged; benchmarks/results/accuracy_gate.json): failed on the NTU-120 X-sub checkpoint (min cosine
 # 0.998), so `auto` keeps f32. tests/service/engine/test_accuracy_gate.py recomputes the verdict.
 BF16_PASSED_GATE = False
-# The same gate's verdict on "mixed" (f32 head of two units, bf16 tail): passed on both checkpoints.
+# The same gate's verdict on "mixed" (f32 head of four units, bf16 tail): passed on both checkpoints.
 MIXED_PASSED_GATE = True
 REDUCED = ("bf16", "mixed")  # precisions that need OpenVINO and native bf16
 

@@ -1,4 +1,4 @@
-"""OpenVINO's mixed precision: the graph cut after unit l2 into an f32 head and a bf16 tail, on a real encoder."""
+"""OpenVINO's mixed precision: the graph cut after a unit into an f32 head and a bf16 tail, on a real encoder."""
 
 from __future__ import annotations
 
@@ -66,6 +66,8 @@ def test_mixed_graph_runs_head_in_f32_tail_in_bf16_and_stays_within_the_gate(off
     graph = OpenVinoGraph(official_single_person, precision="mixed", streams=1, threads=1)
     assert graph.get_providers() == ["OpenVINO:CPU:mixed"]
     assert [s.get_property("INFERENCE_PRECISION_HINT").get_type_name() for s in graph.stages] == ["f32", "bf16"]
+    # the f32 head ends after the 64-channel units (l1..l4), before the first stride-2 unit
+    assert list(graph.stages[0].outputs[0].get_partial_shape()) == [1, 64, 25, 300]
     want = ort.InferenceSession(str(official_single_person), providers=["CPUExecutionProvider"]).run(
         ["feature"], {"person": real_people})[0]
     got = graph.run(["feature"], {"person": real_people})[0]
@@ -86,7 +88,7 @@ def test_mixed_on_a_graph_without_backbone_units_falls_back_to_f32_and_says_so(
     with caplog.at_level(logging.WARNING, logger="scale.engine"):
         graph = OpenVinoGraph(path, precision="mixed", streams=1, threads=1)
     assert graph.precision == "f32" and len(graph.stages) == 1
-    assert "no backbone unit l2" in caplog.text
+    assert "no backbone unit l4" in caplog.text
 
 
 def test_the_default_serves_mixed_on_a_bf16_cpu_and_ranks_like_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
