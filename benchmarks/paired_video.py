@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.common import environment, format_environment, run_and_report
 from benchmarks.paired_eval import (
     SWAP_GROUPS,
@@ -35,7 +37,7 @@ from benchmarks.paired_eval import (
     swapped,
 )
 from model.layout_maps import NTU25_JOINTS
-from model.layouts import to_ntu25
+from model.layouts import MEDIAPIPE_DEPTH_SCALE, to_ntu25
 from pose.convert import TARGETS, from_mediapipe33
 
 EXPECTED_CLASS = 1  # A1 drink water, the take's label
@@ -80,6 +82,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ntu = to_ntu25(from_mediapipe33(image, given, layout), layout)
                 rows.append(_row("flip, MediaPipe depth as given", layout, ntu, reference, classifier))
             checks["swap_with_kinect"] = _swaps(to_ntu25(given, "mediapipe33"), reference, classifier)
+            # NTU-120 with the depth rule applied: which joints' Kinect values give the take's class back
+            checks["swap_with_kinect_ntu120"] = _swaps(to_ntu25(world, "mediapipe33"), reference, classifier,
+                                                       "NTU-120 X-sub")
+            checks["depth_scan_ntu120"] = _depth_scan(image, world, reference, classifier)
+            checks["arm_depth_flip"] = _arm_depth(to_ntu25(world, "mediapipe33"), reference)
     return {"environment": environment(), "rows": rows, "checks": checks, "class_names": names[:120],
             "expected": EXPECTED_CLASS}
 
@@ -92,14 +99,41 @@ def _row(variant: str, layout: str, ntu: Any, reference: Any, classifier: Classi
             "per_joint_m": per_joint.round(4).tolist(), "classes": classifier.classify(ours, EXPECTED_CLASS)}
 
 
-def _swaps(ntu: Any, reference: Any, classifier: Classifier) -> dict[str, str]:
-    """NTU-60 X-sub class after taking one joint group (all axes, or only z) from Kinect."""
+def _swaps(ntu: Any, reference: Any, classifier: Classifier, checkpoint: str = "NTU-60 X-sub") -> dict[str, str]:
+    """`checkpoint`'s class after taking one joint group (all axes, or only z) from Kinect."""
     out = {}
     for group, joints in SWAP_GROUPS.items():
         for axes, what in (([0, 1, 2], "xyz"), ([2], "z")):
             pre = joint_distances(swapped(ntu, reference, joints, axes), reference)[1]
-            answer = classifier.classify(pre, EXPECTED_CLASS)["NTU-60 X-sub"]
+            answer = classifier.classify(pre, EXPECTED_CLASS)[checkpoint]
             out[f"{group} {what}"] = f"A{answer['class']} {answer['p']:.2f}"
+    return out
+
+
+def _arm_depth(ntu: Any, reference: Any) -> dict[str, dict[str, float]]:
+    """Drinking arm's depth relative to SpineShoulder (NTU axes, depth rule applied): r, mean and std of both."""
+    frames = reference.shape[1]
+    out = {}
+    for name, joint in (("ElbowRight", 9), ("WristRight", 10)):
+        ours = ntu[0, :frames, joint, 2] - ntu[0, :frames, 20, 2]
+        theirs = reference[0, :, joint, 2] - reference[0, :, 20, 2]
+        out[name] = {"r": float(np.corrcoef(ours, theirs)[0, 1]), "mediapipe_mean_m": float(ours.mean()),
+                     "kinect_mean_m": float(theirs.mean()), "mediapipe_std_m": float(ours.std()),
+                     "kinect_std_m": float(theirs.std())}
+    return out
+
+
+def _depth_scan(image: Any, world: Any, reference: Any, classifier: Classifier) -> dict[str, str]:
+    """NTU-120 X-sub's answer for mediapipe33 with MediaPipe's relative depth scaled by 0 (flat) to 1 (as given)."""
+    out = {}
+    hip = world[:, [23, 24], 2].mean(axis=1, keepdims=True)
+    for scale in (0.0, 0.25, 0.5, 0.75, 1.0):
+        scaled = np.array(world, dtype=np.float32)
+        scaled[..., 2] = hip + (world[..., 2] - hip) * scale / MEDIAPIPE_DEPTH_SCALE  # the rule then halves it
+        pre = joint_distances(to_ntu25(from_mediapipe33(image, scaled, "mediapipe33"), "mediapipe33"),
+                              reference)[1]
+        answer = classifier.classify(pre, EXPECTED_CLASS)["NTU-120 X-sub"]
+        out[f"depth x{scale}"] = f"A{answer['class']} {answer['p']:.2f}"
     return out
 
 
