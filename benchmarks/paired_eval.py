@@ -35,12 +35,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SCALE_POSE_CACHE") or Path.home() / ".cache" / "scale" / "pose")
 
 
-def landmarks(video: Path, flip: bool, python: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """MediaPipe's (T,33,3) image and (T,33,4) world landmarks of `video`, cached by the video's sha256."""
+def landmarks(video: Path, flip: bool, python: str | None = None,
+              estimator: str = "mediapipe") -> tuple[np.ndarray, np.ndarray]:
+    """The estimator's (T,33,3) image and (T,33,4) world landmarks of `video`, cached by the video's sha256."""
     digest = hashlib.sha256(video.read_bytes()).hexdigest()[:16]
-    path = cache_dir() / f"{digest}-mediapipe-{'flip' if flip else 'raw'}.jsonl"
+    path = cache_dir() / f"{digest}-{estimator}-{'flip' if flip else 'raw'}.jsonl"
     if not path.exists():
-        lines = [json.dumps(r) for r in records(str(video), flip=flip, python=python)]
+        lines = [json.dumps(r) for r in records(str(video), flip=flip, estimator=estimator, python=python)]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

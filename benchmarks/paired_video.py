@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                        "NTU-120 X-sub")
             checks["depth_scan_ntu120"] = _depth_scan(image, world, reference, classifier)
             checks["arm_depth_flip"] = _arm_depth(to_ntu25(world, "mediapipe33"), reference)
+            checks["landmark_models_flip"] = _landmark_models(args, reference, classifier)
     return {"environment": environment(), "rows": rows, "checks": checks, "class_names": names[:120],
             "expected": EXPECTED_CLASS}
 
@@ -120,6 +121,26 @@ def _arm_depth(ntu: Any, reference: Any) -> dict[str, dict[str, float]]:
         out[name] = {"r": float(np.corrcoef(ours, theirs)[0, 1]), "mediapipe_mean_m": float(ours.mean()),
                      "kinect_mean_m": float(theirs.mean()), "mediapipe_std_m": float(ours.std()),
                      "kinect_std_m": float(theirs.std())}
+    return out
+
+
+def _landmark_models(args: argparse.Namespace, reference: Any, classifier: Classifier) -> dict[str, Any]:
+    """Per MediaPipe landmark model (lite, full, heavy; those installed) and layout of the flipped video:
+    mean joint distance and each checkpoint's class, to tell the mapping's errors from the estimator's."""
+    out: dict[str, Any] = {}
+    for model in ("lite", "full", "heavy"):
+        estimator = "mediapipe" if model == "full" else f"mediapipe-{model}"
+        try:
+            image, world = landmarks(args.data / VIDEO, True, args.python, estimator)
+        except RuntimeError as exc:  # EstimatorUnavailable: the model is not installed
+            out[model] = f"not run: {exc}"
+            continue
+        out[model] = {}
+        for layout in TARGETS:
+            row = _row("flip", layout, to_ntu25(from_mediapipe33(image, world, layout), layout), reference,
+                       classifier)
+            answers = " ".join(f"{name.split()[0]} A{a['class']} {a['p']:.2f}" for name, a in row["classes"].items())
+            out[model][layout] = f"{row['distance_m']:.3f} m; {answers}"
     return out
 
 

@@ -21,6 +21,9 @@ def _video_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flip", action="store_true",
                         help="flip frames left-right before the estimator: for mirror views (selfie cameras, "
                              "NTU RGB+D videos), so that left and right are the person's")
+    parser.add_argument("--model", default="full", choices=("lite", "full", "heavy"),
+                        help="MediaPipe Pose landmark model (default full, the one the wheel ships; lite and heavy "
+                             "need pose/extra-models.sh)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     parser.add_argument("--python", default=None,
                         help="interpreter that has mediapipe (env SCALE_POSE_PYTHON; default: this one, "
@@ -49,7 +52,8 @@ def _request(args: argparse.Namespace) -> Any:
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError("--max-frames must be >= 1")
-    return VideoRequest(args.source, args.layout, args.flip, max_frames=args.max_frames, python=args.python)
+    estimator = "mediapipe" if args.model == "full" else f"mediapipe-{args.model}"
+    return VideoRequest(args.source, args.layout, args.flip, estimator, args.max_frames, args.python)
 
 
 def default_out(source: str) -> Path:
