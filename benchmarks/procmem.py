@@ -29,3 +29,29 @@ def reset_peak(pid: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (from /proc/PID/task/*/children)."""
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            pending += [int(child) for child in children.read_text().split()]
+    return pids
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Current RSS of `pid` and its descendants together, in MiB (shared pages counted in each)."""
+    return sum(rss_mib(p) for p in process_tree(pid))
+
+
+def tree_peak_rss_mib(pid: int) -> float:
+    """Sum of the peaks (VmHWM) of `pid` and its descendants: an upper bound of their peak together."""
+    return sum(peak_rss_mib(p) for p in process_tree(pid))
+
+
+def tree_reset_peak(pid: int) -> bool:
+    """reset_peak for `pid` and every descendant; False where one was not permitted."""
+    return all([reset_peak(p) for p in process_tree(pid)])

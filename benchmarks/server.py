@@ -26,21 +26,23 @@ class Server:
     """The service in a subprocess with its own environment and log file (`cli=True`: the real `scale serve`)."""
 
     def __init__(self, bundle: Path, env: dict[str, str], log_path: Path, cli: bool = True, *,
-                 repo_root: Path = REPO_ROOT, default_path: bool = False) -> None:
+                 repo_root: Path = REPO_ROOT, default_path: bool = False, http_workers: int = 1) -> None:
         """`repo_root`: the checkout whose code serves (e.g. an older commit's worktree); `default_path`:
-        `scale serve` without a bundle, serving the demo bundle cached in `bundle` (SCALE_DEMO_DIR)."""
+        `scale serve` without a bundle, serving the demo bundle cached in `bundle` (SCALE_DEMO_DIR);
+        `http_workers` > 1: uvicorn's app factory with that many worker processes (`cli` is then ignored)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("SCALE_") and k != "REDIS_URL"}
         where = {"SCALE_DEMO_DIR": str(bundle)} if default_path else {"SCALE_BUNDLE_PATH": str(bundle)}
         full_env.update({**where, "SCALE_LOG_LEVEL": "warning", "PYTHONPATH": str(repo_root), **env})
-        if cli:
+        if cli and http_workers == 1:
             argv = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1",
                     "--port", str(self.port), "--log-level", "warning"]
             argv += [] if default_path else ["--bundle", str(bundle)]
         else:
             argv = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1",
                     "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+            argv += ["--workers", str(http_workers)] if http_workers > 1 else []
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, cwd=repo_root, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
         self.log_path = log_path
