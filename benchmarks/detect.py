@@ -15,7 +15,8 @@ import httpx
 import numpy as np
 
 from benchmarks.common import environment, format_environment, format_table, write_json
-from benchmarks.service import REPO_ROOT, Server, ensure_bundle
+from benchmarks.cpu_policy import ensure_bundle
+from benchmarks.service import REPO_ROOT, Server
 
 SAMPLE = REPO_ROOT.parent / "shared" / "data" / "skeletons" / "pkummd_raw" / "A10N08-L.txt"
 LABELS = ("drink water", "eat meal", "brush teeth", "sit down", "stand up", "clapping", "reading", "writing",

@@ -18,14 +18,20 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import environment, format_environment, format_table, write_json
+from benchmarks.common import environment, format_environment, format_table
 from benchmarks.procmem import process_tree, tree_peak_rss_mib, tree_reset_peak, tree_rss_mib
 from benchmarks.server import Server, free_port
-from benchmarks.service import DEFAULT_SKELETON_DIR, clip_bodies, fire_for, measure, register_ntu60
+from benchmarks.service import (
+    add_load_options,
+    alternate_loads,
+    clip_bodies,
+    fire_for,
+    register_ntu60,
+    report_load,
+)
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -62,13 +68,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             asyncio.run(fire_for(server.url, bodies, 2.0, 2 * args.workers, args.request_timeout))  # warm all
             results[name]["idle_rss_mib"] = tree_rss_mib(server.pid)
             tree_reset_peak(server.pid)
-        for concurrency in args.concurrency:
-            for name, server in servers.items():
-                row = measure(server, bodies, concurrency, args)
-                row["loadavg"] = Path("/proc/loadavg").read_text().strip()
-                results[name]["rows"].append(row)
-                print(f"  {name} c={concurrency}: {row.get('clips_per_s')} clips/s p99 {row.get('p99_ms')} "
-                      f"load {row['load_average_1m_after']:.2f}", file=sys.stderr, flush=True)
+        alternate_loads(servers, bodies, args, results)
         for name, server in servers.items():
             results[name]["peak_rss_mib_during_load"] = tree_peak_rss_mib(server.pid)
     finally:
@@ -94,16 +94,9 @@ def render(result: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.http_workers", description=__doc__.splitlines()[0])
-    p.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the demo bundle)")
-    p.add_argument("--demo-dir", type=Path, default=Path("~/.cache/scale/bench-demo-bundle").expanduser())
-    p.add_argument("--skeleton-dir", type=Path, default=DEFAULT_SKELETON_DIR)
-    p.add_argument("--max-frames", type=int, default=300, help="frames kept of each posted clip")
+    add_load_options(p)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="uvicorn worker processes")
     p.add_argument("--concurrency", type=int, nargs="+", default=[4, 16])
-    p.add_argument("--seconds", type=float, default=20.0, help="measured time per server and concurrency")
-    p.add_argument("--start-timeout", type=float, default=600.0)
-    p.add_argument("--request-timeout", type=float, default=600.0)
-    p.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
     if args.workers < 2 or min(args.concurrency) < 1 or args.seconds <= 0:
         p.error("--workers must be >= 2, --concurrency >= 1, --seconds > 0")
@@ -112,12 +105,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run both servers, print, optionally write JSON."""
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scale-bench-workers-") as tmp:
-        result = run(args, Path(tmp))
-    print(render(result))
-    write_json(args.out, result)
-    return 0 if all(r["errors"] == 0 for s in result["servers"].values() for r in s["rows"]) else 1
+    return report_load(parse_args(argv), run, render, "servers")
 
 
 if __name__ == "__main__":

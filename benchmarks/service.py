@@ -179,6 +179,18 @@ def measure(server: Server, bodies: list, concurrency: int, args: argparse.Names
     return row
 
 
+def alternate_loads(servers: dict[str, Server], bodies: list, args: argparse.Namespace,
+                    results: dict[str, Any]) -> None:
+    """At each concurrency, one timed load per server in turn (so all see the same machine load)."""
+    for concurrency in args.concurrency:
+        for name, server in servers.items():
+            row = measure(server, bodies, concurrency, args)
+            row["loadavg"] = Path("/proc/loadavg").read_text().strip()
+            results[name]["rows"].append(row)
+            print(f"  {name} c={concurrency}: {row.get('clips_per_s')} clips/s p99 {row.get('p99_ms')} "
+                  f"load {row['load_average_1m_after']:.2f}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Start every policy's server, probe memory, then alternate the policies at every concurrency."""
     from benchmarks.cpu_policy import ensure_bundle
@@ -205,13 +217,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             print(f"  {name}: idle {results[name]['idle_rss_mib']:.0f} MiB, big {results[name]['big_request']}",
                   file=sys.stderr, flush=True)
             reset_peak(server.pid)
-        for concurrency in args.concurrency:
-            for name, server in servers.items():
-                row = measure(server, bodies, concurrency, args)
-                row["loadavg"] = Path("/proc/loadavg").read_text().strip()
-                results[name]["rows"].append(row)
-                print(f"  {name} c={concurrency}: {row.get('clips_per_s')} clips/s p99 {row.get('p99_ms')} "
-                      f"load {row['load_average_1m_after']:.2f}", file=sys.stderr, flush=True)
+        alternate_loads(servers, bodies, args, results)
         for name, server in servers.items():
             results[name]["peak_rss_mib_during_load"] = peak_rss_mib(server.pid)
     finally:
@@ -244,15 +250,32 @@ def render(result: dict[str, Any]) -> str:
         format_table(["policy", *mem_keys, "big peak", "big after 5 s", "big seconds"], mem)])
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.service", description=__doc__.splitlines()[0])
+def add_load_options(p: argparse.ArgumentParser) -> None:
+    """The options every HTTP load benchmark takes: bundle, clips, time per cell, timeouts, --out."""
     p.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the demo bundle)")
     p.add_argument("--demo-dir", type=Path, default=Path("~/.cache/scale/bench-demo-bundle").expanduser())
     p.add_argument("--skeleton-dir", type=Path, default=DEFAULT_SKELETON_DIR)
     p.add_argument("--max-frames", type=int, default=300, help="frames kept of each posted clip")
+    p.add_argument("--seconds", type=float, default=20.0, help="measured time per server and concurrency")
+    p.add_argument("--start-timeout", type=float, default=600.0)
+    p.add_argument("--request-timeout", type=float, default=600.0)
+    p.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
+
+
+def report_load(args: argparse.Namespace, run: Any, render: Any, key: str) -> int:
+    """Run in a temporary folder, print, write JSON; exit code 1 when any request of result[key] failed."""
+    with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
+        result = run(args, Path(tmp))
+    print(render(result))
+    write_json(args.out, result)
+    return 0 if all(r["errors"] == 0 for group in result[key].values() for r in group["rows"]) else 1
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.service", description=__doc__.splitlines()[0])
+    add_load_options(p)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 32])
-    p.add_argument("--seconds", type=float, default=20.0, help="measured time per policy and concurrency")
     p.add_argument("--policies", nargs="+", default=["old", "new"], choices=list(POLICIES))
     p.add_argument("--baseline-repo", type=Path, default=None,
                    help="also serve this checkout's code with its defaults as policy 'base' (e.g. a worktree of an "
@@ -264,9 +287,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="with --default-path: where the baseline checkout builds (or finds) its own demo bundle")
     p.add_argument("--big", type=int, default=64, help="sequences in the memory-probe request (0: no probe)")
     p.add_argument("--big-frames", type=int, default=50, help="frames of each memory-probe sequence")
-    p.add_argument("--start-timeout", type=float, default=600.0)
-    p.add_argument("--request-timeout", type=float, default=600.0)
-    p.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
     args = p.parse_args(argv)
     if min(args.concurrency) < 1 or args.seconds <= 0 or args.big < 0:
         p.error("--concurrency must be >= 1, --big >= 0, --seconds > 0")
@@ -275,12 +295,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run both policies, print, optionally write JSON."""
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="scale-bench-svc-") as tmp:
-        result = run(args, Path(tmp))
-    print(render(result))
-    write_json(args.out, result)
-    return 0 if all(r["errors"] == 0 for p in result["policies"].values() for r in p["rows"]) else 1
+    return report_load(parse_args(argv), run, render, "policies")
 
 
 if __name__ == "__main__":

@@ -91,3 +91,25 @@ def test_naive_scorer_matches_numpy_reference(masked: bool) -> None:
     want_u = np.array([[ref.pair(w, x[i].numpy(), cs, j, 1.0)["u"] for j in range(k)] for i in range(b)])
     np.testing.assert_allclose(energy.numpy(), want, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(unc.numpy(), want_u, rtol=1e-10)
+
+
+@pytest.mark.unit
+def test_process_tree_counts_a_child_and_sums_its_memory() -> None:
+    import subprocess
+    import sys
+
+    from benchmarks.procmem import process_tree, rss_mib, tree_rss_mib
+
+    # a child that holds 64 MiB of touched memory, under a parent shell that holds almost none
+    code = "import time; b = bytearray(64 << 20); b[::4096] = b'x' * len(b[::4096]); print(flush=True); time.sleep(60)"
+    parent = subprocess.Popen(["sh", "-c", f'{sys.executable} -c "{code}"; true'], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        parent.stdout.readline()  # the child has touched its memory
+        tree = process_tree(parent.pid)
+        assert tree[0] == parent.pid and len(tree) == 2
+        assert tree_rss_mib(parent.pid) - rss_mib(parent.pid) > 64
+    finally:
+        subprocess.run(["pkill", "-P", str(parent.pid)], check=False)  # the child first, while it is the parent's
+        parent.kill()
+        parent.wait()
