@@ -18,7 +18,8 @@ class ReloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bundle_path: str | None = Field(None, min_length=1, max_length=4096,
                                     description="bundle directory on the server (default: SCALE_BUNDLE_PATH)")
-    fleet: bool = Field(True, description="with Redis: name it as the bundle every replica should serve")
+    # strict: a JSON body says true or false; 0, 1 or "yes" are refused, not guessed
+    fleet: bool = Field(True, strict=True, description="with Redis: name it as the bundle every replica should serve")
 
 
 class ReloadOut(BaseModel):

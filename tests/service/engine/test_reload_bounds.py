@@ -88,3 +88,15 @@ def test_a_reload_with_nothing_to_change_loads_nothing_and_counts_what_is_regist
     assert same.status_code == 200, same.text
     assert same.json()["status"] == "unchanged" and same.json()["seconds"] == 0.0
     assert (same.json()["classes"], same.json()["texts"]) == (3, 4)  # issue #20 (5): not 0 and 0
+
+
+def test_fleet_must_be_a_json_boolean() -> None:
+    # found by the fuzzer: {"fleet": 0} was coerced to false and the reload went ahead
+    with running_app(api_key=KEY) as client:
+        answers = [client.post("/admin/reload", headers=AUTH, json={"fleet": value}) for value in (0, 1, "yes")]
+        fine = client.post("/admin/reload", headers=AUTH, json={"fleet": False})
+    for answer in answers:
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "fleet" in answer.text
+    assert fine.status_code == 200, fine.text
