@@ -31,20 +31,29 @@ PKU_WINDOW, PKU_STRIDE = 128, 64  # the /detect window (docs/service.md), half-o
 NUM_FRAMES = 300
 
 
+def pku_windows(data: Path, stride: int = PKU_STRIDE, first: int = 0) -> dict[str, np.ndarray]:
+    """Windows of PKU_WINDOW frames of every PKU-MMD sequence, starting at `first`, every `stride` frames
+    (persons absent from a window left out), as (M, T, 25, 3)."""
+    from model.pkummd import read_pkummd_skeleton
+
+    windows = {}
+    for pku in sorted((data / "skeletons" / "pkummd_raw").glob("*.txt")):
+        joints = read_pkummd_skeleton(pku)
+        for start in range(first, joints.shape[1] - PKU_WINDOW + 1, stride):
+            window = joints[:, start:start + PKU_WINDOW]
+            present = np.any(window != 0, axis=(1, 2, 3))
+            windows[f"{pku.stem}[{start}:{start + PKU_WINDOW}]"] = window[present]
+    return windows
+
+
 def real_clips(data: Path, pku_stride: int = PKU_STRIDE) -> dict[str, np.ndarray]:
     """Every real clip as (M, T, 25, 3): NTU .skeleton files, the paired video's skeleton, PKU-MMD windows."""
-    from model.pkummd import read_pkummd_skeleton
     from model.skeleton_io import read_skeleton
 
     files = sorted((data / "skeletons" / "ntu60_raw").glob("*.skeleton"))
     files += sorted((data / "video_paired").glob("*.skeleton"))
     clips = {f.name: read_skeleton(f).joints for f in files}
-    for pku in sorted((data / "skeletons" / "pkummd_raw").glob("*.txt")):
-        joints = read_pkummd_skeleton(pku)
-        for start in range(0, joints.shape[1] - PKU_WINDOW + 1, pku_stride):
-            window = joints[:, start:start + PKU_WINDOW]
-            present = np.any(window != 0, axis=(1, 2, 3))
-            clips[f"{pku.stem}[{start}:{start + PKU_WINDOW}]"] = window[present]
+    clips |= pku_windows(data, pku_stride)
     if len(clips) < 7:
         raise SystemExit(f"expected the real clips under {data}, found {sorted(clips)}")
     return clips

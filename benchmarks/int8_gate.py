@@ -14,6 +14,9 @@ cosine >= 0.999 to onnxruntime f32) and timed against OpenVINO f32 and mixed on 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
 import sys
 import tempfile
@@ -27,10 +30,10 @@ from benchmarks.accuracy_gate import (
     COSINE_MIN,
     DEFAULT_DATA,
     PKU_STRIDE,
-    PKU_WINDOW,
     cosines,
     encoder_input,
     export_encoder_graphs,
+    pku_windows,
     real_clips,
 )
 from benchmarks.common import environment, format_environment, format_table, run_and_report
@@ -40,16 +43,8 @@ VARIANTS = {"int8": [], "int8, l1-l4 f32": [r".*/l[1-4]/.*"]}
 
 
 def calibration_clips(data: Path) -> np.ndarray:
-    """PKU-MMD windows starting half a stride after the gate's, preprocessed: (N, 3, T, 25, 2)."""
-    from model.pkummd import read_pkummd_skeleton
-
-    windows = {}
-    for pku in sorted((data / "skeletons" / "pkummd_raw").glob("*.txt")):
-        joints = read_pkummd_skeleton(pku)
-        for start in range(PKU_STRIDE // 2, joints.shape[1] - PKU_WINDOW + 1, PKU_STRIDE):
-            window = joints[:, start:start + PKU_WINDOW]
-            windows[f"{pku.stem}[{start}]"] = window[np.any(window != 0, axis=(1, 2, 3))]
-    return encoder_input(windows)
+    """PKU-MMD windows starting half a stride after the gate's (none is a gate clip), preprocessed."""
+    return encoder_input(pku_windows(data, PKU_STRIDE, first=PKU_STRIDE // 2))
 
 
 def quantize(onnx_path: Path, calib: np.ndarray, ignored: list[str], out: Path) -> Path:
@@ -57,11 +52,13 @@ def quantize(onnx_path: Path, calib: np.ndarray, ignored: list[str], out: Path) 
     import nncf
     import openvino as ov
 
+    nncf.set_log_level(logging.ERROR)  # its per-node INFO lines would bury the tables in the stored output
     model = ov.Core().read_model(str(onnx_path))
     single = "single_person" in onnx_path.name
     items = [np.ascontiguousarray(calib[i:i + 1, ..., 0] if single else calib[i:i + 1]) for i in range(len(calib))]
     scope = nncf.IgnoredScope(patterns=ignored, validate=False) if ignored else None
-    quantized = nncf.quantize(model, nncf.Dataset(items), subset_size=len(items), ignored_scope=scope)
+    with contextlib.redirect_stdout(io.StringIO()):  # its progress bar, likewise
+        quantized = nncf.quantize(model, nncf.Dataset(items), subset_size=len(items), ignored_scope=scope)
     ov.save_model(quantized, str(out))
     return out
 

@@ -39,6 +39,7 @@ from benchmarks.paired_eval import (
 from model.layout_maps import NTU25_JOINTS
 from model.layouts import MEDIAPIPE_DEPTH_SCALE, to_ntu25
 from pose.convert import TARGETS, from_mediapipe33
+from pose.mediapipe_pose import MODEL_COMPLEXITY, estimator_for
 
 EXPECTED_CLASS = 1  # A1 drink water, the take's label
 DOCS_BEGIN, DOCS_END = "<!-- paired_video:begin -->", "<!-- paired_video:end -->"
@@ -128,10 +129,9 @@ def _landmark_models(args: argparse.Namespace, reference: Any, classifier: Class
     """Per MediaPipe landmark model (lite, full, heavy; those installed) and layout of the flipped video:
     mean joint distance and each checkpoint's class, to tell the mapping's errors from the estimator's."""
     out: dict[str, Any] = {}
-    for model in ("lite", "full", "heavy"):
-        estimator = "mediapipe" if model == "full" else f"mediapipe-{model}"
+    for model in MODEL_COMPLEXITY:
         try:
-            image, world = landmarks(args.data / VIDEO, True, args.python, estimator)
+            image, world = landmarks(args.data / VIDEO, True, args.python, estimator_for(model))
         except RuntimeError as exc:  # EstimatorUnavailable: the model is not installed
             out[model] = f"not run: {exc}"
             continue

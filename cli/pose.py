@@ -10,6 +10,7 @@ from typing import Any
 
 from cli.client import _connection_options, _run
 from cli.detect import _describe, _detect_options, _options
+from pose.mediapipe_pose import MODEL_COMPLEXITY
 
 VIDEO_LAYOUTS = ("mediapipe33", "coco17-3d", "openpose25-3d", "coco17", "openpose25")
 
@@ -21,7 +22,7 @@ def _video_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flip", action="store_true",
                         help="flip frames left-right before the estimator: for mirror views (selfie cameras, "
                              "NTU RGB+D videos), so that left and right are the person's")
-    parser.add_argument("--model", default="full", choices=("lite", "full", "heavy"),
+    parser.add_argument("--model", default="full", choices=MODEL_COMPLEXITY,
                         help="MediaPipe Pose landmark model (default full, the one the wheel ships; lite and heavy "
                              "need pose/extra-models.sh)")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
@@ -48,12 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _request(args: argparse.Namespace) -> Any:
+    from pose.mediapipe_pose import estimator_for
     from pose.pipeline import VideoRequest
 
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError("--max-frames must be >= 1")
-    estimator = "mediapipe" if args.model == "full" else f"mediapipe-{args.model}"
-    return VideoRequest(args.source, args.layout, args.flip, estimator, args.max_frames, args.python)
+    return VideoRequest(args.source, args.layout, args.flip, estimator_for(args.model), args.max_frames, args.python)
 
 
 def default_out(source: str) -> Path:

@@ -14,6 +14,11 @@ MEDIAPIPE_JOINTS = 33
 MODEL_COMPLEXITY = {"lite": 0, "full": 1, "heavy": 2}
 
 
+def estimator_for(model: str) -> str:
+    """The ESTIMATORS name of a landmark model: "mediapipe" for full (the default), "mediapipe-lite", ..."""
+    return "mediapipe" if model == "full" else f"mediapipe-{model}"
+
+
 def landmark_model_file(model: str) -> Path:
     """Where mediapipe's legacy API looks for the landmark model `model` (lite, full or heavy)."""
     import mediapipe
@@ -62,5 +67,4 @@ class MediaPipePose:
         self._pose.close()
 
 
-ESTIMATORS = {"mediapipe": MediaPipePose, "mediapipe-lite": partial(MediaPipePose, "lite"),
-              "mediapipe-heavy": partial(MediaPipePose, "heavy")}
+ESTIMATORS = {estimator_for(model): partial(MediaPipePose, model) for model in MODEL_COMPLEXITY}

@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 
 from benchmarks.paired_eval import VIDEO, Classifier, joint_distances, kinect, landmarks
-from cli.main import build_parser
-from cli.pose import _request
 from model.layouts import to_ntu25
 from pose.convert import from_mediapipe33
 from pose.source import REPO_ROOT
@@ -57,13 +55,3 @@ def test_a_missing_model_file_is_named_with_the_way_to_install_it(pose_python) -
     out = subprocess.run([pose_python or sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True, timeout=120).stdout
     assert "the MediaPipe heavy model is not installed: run pose/extra-models.sh" in out
-
-
-@pytest.mark.unit
-def test_scale_pose_model_option_picks_the_estimator() -> None:
-    parser = build_parser()
-    assert _request(parser.parse_args(["pose", "clip.mp4"])).estimator == "mediapipe"
-    assert _request(parser.parse_args(["pose", "clip.mp4", "--model", "heavy"])).estimator == "mediapipe-heavy"
-    assert _request(parser.parse_args(["watch", "0", "--model", "lite"])).estimator == "mediapipe-lite"
-    with pytest.raises(SystemExit):
-        parser.parse_args(["pose", "clip.mp4", "--model", "huge"])
