@@ -8,7 +8,10 @@ left-right ("flip", `scale pose --flip`). Its landmarks are written in each layo
 them (pose/convert.py), mapped with model.layouts.to_ntu25 and preprocessed like any request; the Kinect
 skeleton of the same take is preprocessed the same way. Per layout: the mean over the 103 frames and 25 joints
 of the distance to Kinect (metres, after preprocessing), the worst joint, and the class and probability of the
-official Shift-GCN checkpoints. Estimator output is cached outside the repository (benchmarks/paired_eval.py).
+official Shift-GCN checkpoints. A second table (`xy_source`) gives, per MediaPipe landmark model installed,
+video variant and layout, the distance and p(take's class) with MediaPipe's world x, y as given and with the
+image-plane x, y that `scale pose` writes. Estimator output is cached outside the repository
+(benchmarks/paired_eval.py).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from pose.convert import TARGETS, from_mediapipe33
 from pose.mediapipe_pose import MODEL_COMPLEXITY, estimator_for
 
 EXPECTED_CLASS = 1  # A1 drink water, the take's label
-DOCS_BEGIN, DOCS_END = "<!-- paired_video:begin -->", "<!-- paired_video:end -->"
+THREE_D = ("mediapipe33", "coco17-3d", "openpose25-3d")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -79,16 +82,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if flip:
             checks["hand_reach_flip"] = hand_reach(world, reference)
             given = depth_as_given(world)
-            for layout in ("mediapipe33", "coco17-3d", "openpose25-3d"):
-                ntu = to_ntu25(from_mediapipe33(image, given, layout), layout)
-                rows.append(_row("flip, MediaPipe depth as given", layout, ntu, reference, classifier))
-            checks["swap_with_kinect"] = _swaps(to_ntu25(given, "mediapipe33"), reference, classifier)
-            # NTU-120 with the depth rule applied: which joints' Kinect values give the take's class back
-            checks["swap_with_kinect_ntu120"] = _swaps(to_ntu25(world, "mediapipe33"), reference, classifier,
-                                                       "NTU-120 X-sub")
+            for label, source, xy in (("MediaPipe world x, y", world, "world"),
+                                      ("MediaPipe depth as given", given, "image")):
+                for layout in THREE_D:
+                    ntu = to_ntu25(from_mediapipe33(image, source, layout, xy), layout)
+                    rows.append(_row(f"flip, {label}", layout, ntu, reference, classifier))
+            checks["swap_with_kinect"] = _swaps(to_ntu25(from_mediapipe33(image, given, "mediapipe33"),
+                                                         "mediapipe33"), reference, classifier)
             checks["depth_scan_ntu120"] = _depth_scan(image, world, reference, classifier)
-            checks["arm_depth_flip"] = _arm_depth(to_ntu25(world, "mediapipe33"), reference)
-            checks["landmark_models_flip"] = _landmark_models(args, reference, classifier)
+    checks["xy_source"] = _xy_sources(args, reference, classifier)
     return {"environment": environment(), "rows": rows, "checks": checks, "class_names": names[:120],
             "expected": EXPECTED_CLASS}
 
@@ -112,36 +114,42 @@ def _swaps(ntu: Any, reference: Any, classifier: Classifier, checkpoint: str = "
     return out
 
 
-def _arm_depth(ntu: Any, reference: Any) -> dict[str, dict[str, float]]:
-    """Drinking arm's depth relative to SpineShoulder (NTU axes, depth rule applied): r, mean and std of both."""
-    frames = reference.shape[1]
-    out = {}
-    for name, joint in (("ElbowRight", 9), ("WristRight", 10)):
-        ours = ntu[0, :frames, joint, 2] - ntu[0, :frames, 20, 2]
-        theirs = reference[0, :, joint, 2] - reference[0, :, 20, 2]
-        out[name] = {"r": float(np.corrcoef(ours, theirs)[0, 1]), "mediapipe_mean_m": float(ours.mean()),
-                     "kinect_mean_m": float(theirs.mean()), "mediapipe_std_m": float(ours.std()),
-                     "kinect_std_m": float(theirs.std())}
-    return out
-
-
-def _landmark_models(args: argparse.Namespace, reference: Any, classifier: Classifier) -> dict[str, Any]:
-    """Per MediaPipe landmark model (lite, full, heavy; those installed) and layout of the flipped video:
-    mean joint distance and each checkpoint's class, to tell the mapping's errors from the estimator's."""
+def _xy_sources(args: argparse.Namespace, reference: Any, classifier: Classifier) -> dict[str, Any]:
+    """Per MediaPipe landmark model (those installed), video variant and layout: distance to Kinect and the
+    class per checkpoint; for 3D layouts with the world x, y as given and with the image-plane x, y (default)."""
     out: dict[str, Any] = {}
     for model in MODEL_COMPLEXITY:
-        try:
-            image, world = landmarks(args.data / VIDEO, True, args.python, estimator_for(model))
-        except RuntimeError as exc:  # EstimatorUnavailable: the model is not installed
-            out[model] = f"not run: {exc}"
-            continue
-        out[model] = {}
-        for layout in TARGETS:
-            row = _row("flip", layout, to_ntu25(from_mediapipe33(image, world, layout), layout), reference,
-                       classifier)
-            answers = " ".join(f"{name.split()[0]} A{a['class']} {a['p']:.2f}" for name, a in row["classes"].items())
-            out[model][layout] = f"{row['distance_m']:.3f} m; {answers}"
+        for variant, flip, mirror in variants()[1:]:  # the flipped video and the raw one sent with mirror
+            try:
+                image, world = landmarks(args.data / VIDEO, flip, args.python, estimator_for(model))
+            except RuntimeError as exc:  # EstimatorUnavailable: the model is not installed
+                out[model] = f"not run: {exc}"
+                break
+            for layout in TARGETS:
+                cell = out.setdefault(f"{model} | {variant} | {layout}", {})
+                for xy in ("world", "image") if layout in THREE_D else ("image",):
+                    ntu = to_ntu25(from_mediapipe33(image, world, layout, xy), layout, mirror=mirror)
+                    row = _row(variant, layout, ntu, reference, classifier)
+                    cell[xy] = {"distance_m": round(row["distance_m"], 4), **{
+                        name: {"class": a["class"], "p": round(a["p"], 4), "p_expected": round(a["p_expected"], 4)}
+                        for name, a in row["classes"].items()}}
     return out
+
+
+def xy_table(result: dict[str, Any]) -> str:
+    """The landmark-model table: per model, video and layout, world x, y -> image-plane x, y."""
+    checkpoints = list(result["checks"]["kinect"])
+    headers = ["model", "video", "layout", "distance (m)", *(f"{c}: class, p(drink water)" for c in checkpoints)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for key, cell in result["checks"]["xy_source"].items():
+        if isinstance(cell, str):
+            lines.append(f"| {key} | {cell} |")
+            continue
+        runs = [cell[xy] for xy in ("world", "image") if xy in cell]
+        distance = " → ".join(f"{r['distance_m']:.3f}" for r in runs)
+        answers = [" → ".join(f"A{r[c]['class']} {r[c]['p_expected']:.2f}" for r in runs) for c in checkpoints]
+        lines.append("| " + " | ".join([*key.split(" | "), distance, *answers]) + " |")
+    return "\n".join(lines)
 
 
 def _depth_scan(image: Any, world: Any, reference: Any, classifier: Classifier) -> dict[str, str]:
@@ -178,15 +186,18 @@ def table(result: dict[str, Any]) -> str:
 
 def render(result: dict[str, Any]) -> str:
     """The printed report: environment, the table, the convention checks."""
-    checks = "\n".join(f"{k}: {v}" for k, v in result["checks"].items() if k != "kinect")
-    return "\n\n".join([format_environment(result["environment"]), table(result), checks])
+    checks = "\n".join(f"{k}: {v}" for k, v in result["checks"].items() if k not in ("kinect", "xy_source"))
+    return "\n\n".join([format_environment(result["environment"]), table(result), xy_table(result), checks])
 
 
 def update_docs(path: Path, result: dict[str, Any]) -> None:
-    """Replace the text between DOCS_BEGIN and DOCS_END in `path` with the table."""
+    """Replace the text between each pair of markers in `path` with its table."""
     text = path.read_text(encoding="utf-8")
-    start, end = text.index(DOCS_BEGIN) + len(DOCS_BEGIN), text.index(DOCS_END)
-    path.write_text(text[:start] + "\n" + table(result) + "\n" + text[end:], encoding="utf-8")
+    for name, render_table in (("paired_video", table), ("paired_xy", xy_table)):
+        begin, end_marker = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        start, end = text.index(begin) + len(begin), text.index(end_marker)
+        text = text[:start] + "\n" + render_table(result) + "\n" + text[end:]
+    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,8 @@ VIDEO_LAYOUTS = ("mediapipe33", "coco17-3d", "openpose25-3d", "coco17", "openpos
 def _video_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="video file, RTSP/HTTP URL, or a camera index (0, 1, ...)")
     parser.add_argument("--layout", default="mediapipe33", choices=VIDEO_LAYOUTS,
-                        help="layout to write (default mediapipe33: MediaPipe world landmarks, metres)")
+                        help="layout to write (default mediapipe33: MediaPipe, metres; 3D layouts take x, y "
+                             "from the image landmarks, z from the world landmarks)")
     parser.add_argument("--flip", action="store_true",
                         help="flip frames left-right before the estimator: for mirror views (selfie cameras, "
                              "NTU RGB+D videos), so that left and right are the person's")

@@ -7,6 +7,11 @@ Heel = heel. A built joint's confidence is the lowest of its sources. "image" ro
 MediaPipe's depth moves about twice as much as Kinect's (docs/skeletons.md): the `mediapipe33` layout halves
 it itself, so world landmarks written as `coco17-3d` or `openpose25-3d` (generic layouts that keep depth as
 given) get their depth about the hip centre halved here, once.
+
+The 3D layouts take x and y from the image landmarks and only z from the world landmarks (`image_plane_xy`):
+MediaPipe's image landmarks are what its network localises in the picture, its world landmarks a separate
+metric regression, and on the paired NTU take the image-plane x, y bring the 3D layouts closer to Kinect and
+to the take's class with every landmark model (docs/skeletons.md, "Image-plane x, y").
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from model.layouts import MEDIAPIPE_DEPTH_SCALE
+
+HIPS = [23, 24]  # MediaPipe's left and right hip: the world landmarks' origin is their midpoint
 
 # MediaPipe-33 index (or pair whose midpoint is taken) for each joint of the target layout, in its order.
 COCO17_FROM_MEDIAPIPE33: tuple[tuple[int, ...], ...] = (
@@ -44,16 +51,37 @@ def select_joints(landmarks: np.ndarray, rule: tuple[tuple[int, ...], ...] | Non
     return out
 
 
-def from_mediapipe33(image: np.ndarray, world: np.ndarray, layout: str) -> np.ndarray:
-    """(T,33,3) image and (T,33,4) world landmarks -> (T, V, C) of `layout`, confidence last."""
+def image_plane_xy(image: np.ndarray, world: np.ndarray) -> np.ndarray:
+    """A copy of (T,33,4) world landmarks whose x, y are the (T,33,3) image landmarks about the hip centre, in
+    metres by each frame's least-squares scale onto the world x, y (pixels and world axes both point right and
+    down); frames without a person, or whose image points all coincide, keep the world landmarks."""
+    out = np.array(world, dtype=np.float32)
+    pixels = np.asarray(image, dtype=np.float64)[..., :2]
+    about_hips = pixels - pixels[..., HIPS, :].mean(axis=-2, keepdims=True)
+    metric = out[..., :2].astype(np.float64)
+    spread = (about_hips ** 2).sum(axis=(-2, -1))
+    usable = (spread > 0) & (np.abs(out[..., :3]).sum(axis=(-2, -1)) > 0)
+    scale = np.where(usable, (about_hips * metric).sum(axis=(-2, -1)) / np.where(usable, spread, 1.0), 0.0)
+    out[..., :2] = np.where(usable[..., None, None], about_hips * scale[..., None, None], metric)
+    return out
+
+
+def from_mediapipe33(image: np.ndarray, world: np.ndarray, layout: str, xy: str = "image") -> np.ndarray:
+    """(T,33,3) image and (T,33,4) world landmarks -> (T, V, C) of `layout`, confidence last.
+
+    `xy` = "image" (the default, `image_plane_xy`) or "world" (MediaPipe's world x, y as given) for 3D layouts.
+    """
     if layout not in TARGETS:
         raise ValueError(f"MediaPipe output cannot be written as layout {layout!r}; choose one of "
                          f"{', '.join(TARGETS)}")
+    if xy not in ("image", "world"):
+        raise ValueError(f"xy must be 'image' or 'world', got {xy!r}")
     source, rule = TARGETS[layout]
     if source == "image":
         return select_joints(image, rule)
+    world = image_plane_xy(image, world) if xy == "image" else world
     if rule is not None:
         world = np.array(world, dtype=np.float32)
-        hip_z = world[..., [23, 24], 2].mean(axis=-1, keepdims=True)
+        hip_z = world[..., HIPS, 2].mean(axis=-1, keepdims=True)
         world[..., 2] = hip_z + MEDIAPIPE_DEPTH_SCALE * (world[..., 2] - hip_z)
     return select_joints(world, rule)

@@ -45,17 +45,55 @@ def test_openpose25_builds_neck_midhip_and_toes() -> None:
     np.testing.assert_allclose(body[24], [300, 130, 0.9])  # RHeel = right_heel (30)
 
 
+def consistent_image(world: np.ndarray) -> np.ndarray:
+    """Image rows that are the world x, y at 250 px per metre about the pixel (960, 540), confidence 0.9."""
+    image = np.full((*world.shape[:-1], 3), 0.9, np.float32)
+    image[..., :2] = world[..., :2] * 250.0 + np.array([960.0, 540.0], np.float32)
+    return image
+
+
 def test_world_depth_is_halved_once_on_every_3d_route() -> None:
-    image, world = landmarks()
+    _, world = landmarks()
+    image = consistent_image(world)  # image and world agree: the image-plane x, y are the world's
     coco3d = from_mediapipe33(image, world, "coco17-3d")[0]
     np.testing.assert_allclose(coco3d[9, 2], -0.15)  # left wrist: hips at z = 0, -0.3 -> -0.15
-    np.testing.assert_allclose(coco3d[5, :3], [0.18, -0.5, 0.05])
-    np.testing.assert_array_equal(from_mediapipe33(image, world, "mediapipe33"), world)  # the layout halves it
+    np.testing.assert_allclose(coco3d[5, :3], [0.18, -0.5, 0.05], atol=1e-6)
+    np.testing.assert_allclose(from_mediapipe33(image, world, "mediapipe33"), world, atol=1e-6)  # layout halves
     shared = [4, 5, 6, 8, 9, 10, 12, 16]  # shoulders, elbows, wrists, hips
     via_mediapipe = to_ntu25(world, "mediapipe33")[..., shared, :]
     for layout in ("coco17-3d", "openpose25-3d"):
         np.testing.assert_allclose(to_ntu25(from_mediapipe33(image, world, layout), layout)[..., shared, :],
                                    via_mediapipe, atol=1e-6)
+
+
+def test_3d_layouts_take_x_and_y_from_the_image_and_z_from_the_world() -> None:
+    _, world = landmarks()
+    image = consistent_image(world)
+    image[0, 15, 0] += 50.0  # the picture puts the left wrist 50 px (0.2 m at 250 px/m) further right
+    # by hand: the hip centre stays at (960, 540); the least-squares scale of pixels about it onto the world
+    # x, y is sum(p.w) / sum(p.p) with p = 250 w except the wrist's x, 250 * 0.3 + 50 = 125 px
+    ww = float((world[0, :, :2] ** 2).sum())  # 1.7446 m^2
+    scale = (250.0 * ww + 50.0 * 0.3) / (250.0 ** 2 * ww + 125.0 ** 2 - 75.0 ** 2)
+    out = from_mediapipe33(image, world, "mediapipe33")[0]
+    np.testing.assert_allclose(out[15, :2], [125.0 * scale, 0.0], atol=1e-6)
+    np.testing.assert_allclose(out[11, :2], [0.18 * 250.0 * scale, -0.5 * 250.0 * scale], atol=1e-6)
+    np.testing.assert_array_equal(out[:, 2:], world[0, :, 2:])  # depth and visibility are the world's
+    assert 1 / 250.0 > scale > 0.9 / 250.0
+    as_given = from_mediapipe33(image, world, "mediapipe33", xy="world")
+    np.testing.assert_array_equal(as_given, world)
+
+
+def test_frames_without_a_person_stay_empty_and_a_point_image_keeps_the_world() -> None:
+    _, world = landmarks()
+    worlds = np.concatenate([world, np.zeros_like(world), world])
+    images = np.concatenate([consistent_image(world), np.zeros((1, 33, 3), np.float32),
+                             np.full((1, 33, 3), 7.0, np.float32)])  # frame 2: every image point at (7, 7)
+    out = from_mediapipe33(images, worlds, "mediapipe33")
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[1], 0.0)
+    np.testing.assert_array_equal(out[2], world[0])
+    with pytest.raises(ValueError, match="xy must be 'image' or 'world'"):
+        from_mediapipe33(images, worlds, "mediapipe33", xy="pixels")
 
 
 def test_unknown_target_is_refused() -> None:

@@ -1,7 +1,8 @@
 """MediaPipe's lite and heavy landmark models (`scale pose --model`, pose/extra-models.sh) on the paired NTU video.
 
-docs/skeletons.md ("The estimator, not the mapping, decides the rest") quotes these runs: the models' outputs
-differ, yet the NTU-60 X-sub checkpoint gives the take's class for the 2D layouts with every model.
+docs/skeletons.md ("Image-plane x, y" and the landmark-model table) quotes these runs: the models' outputs
+differ, yet the NTU-60 X-sub checkpoint gives the take's class for the 2D layouts with every model, and the
+image-plane x, y bring every model's 3D layouts closer to Kinect and to the take's class.
 """
 
 from __future__ import annotations
@@ -55,3 +56,18 @@ def test_a_missing_model_file_is_named_with_the_way_to_install_it(pose_python) -
     out = subprocess.run([pose_python or sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True, timeout=120).stdout
     assert "the MediaPipe heavy model is not installed: run pose/extra-models.sh" in out
+
+
+@pytest.mark.parametrize("model", ["lite", "heavy"])
+def test_image_plane_xy_helps_the_other_models_too(runs, shared_data, model: str) -> None:
+    classifier, reference = Classifier.load(shared_data), kinect(shared_data)
+    image, world = runs[model]
+    for layout in ("mediapipe33", "coco17-3d", "openpose25-3d"):
+        distance, answers = {}, {}
+        for xy in ("world", "image"):
+            per_joint, ours, _ = joint_distances(to_ntu25(from_mediapipe33(image, world, layout, xy), layout),
+                                                 reference)
+            distance[xy], answers[xy] = per_joint.mean(), classifier.classify(ours, DRINK_WATER)
+        assert distance["image"] < distance["world"], (model, layout, distance)
+        for checkpoint, after in answers["image"].items():
+            assert after["p_expected"] > answers["world"][checkpoint]["p_expected"] + 0.02, (model, layout, checkpoint)
