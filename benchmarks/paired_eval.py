@@ -6,6 +6,7 @@ import hashlib
 import inspect
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.layouts import MEDIAPIPE_DEPTH_SCALE, to_ntu25
+from model.layout_scale import SCALE_FRAMES, SHOULDER_M
+from model.layouts import MEDIAPIPE_DEPTH_SCALE, scale_2d, to_ntu25
+from model.plausibility import plausibility_warning
 from model.preprocess import preprocess_sequence, to_encoder_input
 from model.shift_gcn import load_shift_gcn
 from model.skeleton_io import read_skeleton
+from pose.convert import TARGETS, from_mediapipe33
+from pose.edit_video import edit_video
 from pose.records import collect
 from pose.source import records
 
@@ -28,6 +33,10 @@ CLASS_NAMES = Path(__file__).resolve().parents[1] / "training/resources/class_na
 SPINE_SHOULDER = 20
 ARM_JOINTS = {"ElbowLeft": 5, "WristLeft": 6, "ElbowRight": 9, "WristRight": 10}
 MEDIAPIPE_ARM = {"ElbowLeft": 13, "WristLeft": 15, "ElbowRight": 14, "WristRight": 16}
+# Edits of the take (pose/edit_video.py): frames 40-69 black, and a waist-up cut whose bottom edge is about
+# 70 px above the hips (raw-video pixels; the person stands near u 980-1110, hips at v 520).
+BLACKOUT = (40, 70)
+WAIST_UP = ("--rows", "250:450", "--cols", "880:1210")
 
 
 def cache_dir() -> Path:
@@ -141,3 +150,32 @@ def swapped(ntu: np.ndarray, reference: np.ndarray, joints: list[int], axes: lis
     picked = np.ix_(range(out.shape[0]), range(out.shape[1]), joints, axes)
     out[picked] = reference[picked]
     return out
+
+
+def edited_checks(data: Path, python: str | None, reference: np.ndarray, classifier: Classifier) -> dict[str, Any]:
+    """MediaPipe on two edits of the flipped take: the frames where it finds nobody in the blacked-out one; for
+    the waist-up one, the hips' confidence, which 2D scale rule applies, the shoulder width and the classes."""
+    with tempfile.TemporaryDirectory() as folder:
+        black = edit_video(data / VIDEO, Path(folder) / "blackout.avi",
+                           ["--blackout", f"{BLACKOUT[0]}:{BLACKOUT[1]}"], python)
+        image = landmarks(black, True, python)[0]
+        nobody = np.flatnonzero(np.abs(image).sum(axis=(-2, -1)) == 0).tolist()
+        waist = edit_video(data / VIDEO, Path(folder) / "waist_up.avi", list(WAIST_UP), python)
+        image, world = landmarks(waist, True, python)
+    body = from_mediapipe33(image, world, "openpose25")
+    shoulders = np.median(np.linalg.norm(body[:SCALE_FRAMES, 2, :2] - body[:SCALE_FRAMES, 5, :2], axis=-1))
+    ntu = to_ntu25(body, "openpose25")
+    width = np.linalg.norm(ntu[0, :, 4] - ntu[0, :, 8], axis=-1)
+    classes = {}
+    for layout in TARGETS:
+        mapped = to_ntu25(from_mediapipe33(image, world, layout), layout)
+        answers = classifier.classify(joint_distances(mapped, reference)[1], 1)
+        torso = float(np.median(np.linalg.norm(mapped[0, :, 0] - mapped[0, :, 20], axis=-1)))
+        classes[layout] = f"torso {torso:.2f} m; warning {plausibility_warning(mapped) is not None}; " + " ".join(
+            f"{name.split()[0]} A{a['class']} {a['p']:.2f}" for name, a in answers.items())
+    return {"blackout_frames_without_person": nobody,
+            "waist_up": {"frames": int(body.shape[0]), "hips_max_confidence": float(body[:, [9, 12], 2].max()),
+                         "scale_from_shoulders": bool(np.isclose(scale_2d(body, "openpose25"),
+                                                                 SHOULDER_M / shoulders, rtol=1e-5)),
+                         "shoulder_width_m": [float(width.min()), float(width.max())],
+                         "plausibility_warning": plausibility_warning(ntu), "classes": classes}}

@@ -32,6 +32,7 @@ from benchmarks.paired_eval import (
     class_names,
     depth_as_given,
     depth_slopes,
+    edited_checks,
     hand_reach,
     joint_distances,
     kinect,
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                          "mediapipe33"), reference, classifier)
             checks["depth_scan_ntu120"] = _depth_scan(image, world, reference, classifier)
     checks["xy_source"] = _xy_sources(args, reference, classifier)
+    checks["edited"] = edited_checks(args.data, args.python, reference, classifier)
     return {"environment": environment(), "rows": rows, "checks": checks, "class_names": names[:120],
             "expected": EXPECTED_CLASS}
 

@@ -13,7 +13,8 @@ on filled ones, which is how a waist-up frame once became a person with a 37 m s
 The median is taken over the first `SCALE_FRAMES` frames in which the length can be measured, so the scale is
 fixed early and `/streams` can fix the same scale once per connection, without the rest of the sequence.
 A person whose hips are never seen gets hips `TORSO_M` straight below the shoulders (standing, hips hidden
-by the frame edge or a table); the legs then follow the parent rule of model/layout_fill.py.
+by the frame edge or a table), in 2D and in 3D layouts alike (`place_hidden_hips`); the legs then follow the
+parent rule of model/layout_fill.py.
 """
 
 from __future__ import annotations
@@ -70,14 +71,16 @@ def metres_per_unit(coords: np.ndarray, missing: np.ndarray, hips: tuple[int, in
 
 def place_hidden_hips(coords: np.ndarray, missing: np.ndarray, hips: tuple[int, int], shoulders: tuple[int, int],
                       scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Copies of (coords, missing) where persons whose hips are never seen get them TORSO_M below the shoulders."""
+    """Copies of (M,T,V,2 or 3) (coords, missing) where persons whose hips are never seen get them TORSO_M below
+    the shoulders; `scale` is metres per coordinate unit, and y (image v, camera y) points down."""
     coords, missing = coords.copy(), missing.copy()
-    drop = TORSO_M / scale  # image units; v points down in image coordinates
+    drop = np.zeros(coords.shape[-1])
+    drop[1] = TORSO_M / scale  # in the input's units
     for m in range(coords.shape[0]):
         if not (missing[m, :, hips[0]].all() and missing[m, :, hips[1]].all()):
             continue
         seen = ~missing[m, :, shoulders[0]] & ~missing[m, :, shoulders[1]]
         for hip, shoulder in zip(hips, shoulders, strict=True):
-            coords[m, seen, hip] = coords[m, seen, shoulder] + np.array([0.0, drop])
+            coords[m, seen, hip] = coords[m, seen, shoulder] + drop
             missing[m, seen, hip] = False
     return coords, missing

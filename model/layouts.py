@@ -210,6 +210,8 @@ def to_ntu25(array: np.ndarray, layout: str = DEFAULT_LAYOUT,
         if scale is None:  # nobody in view: nothing to scale, every frame is empty
             return np.zeros(arr.shape[:2] + (len(NTU25_JOINTS), 3), np.float32)
         coords, missing = place_hidden_hips(coords, missing, spec.hips, spec.shoulders, scale)
+    else:
+        coords, missing = place_hidden_hips(coords, missing, spec.hips, spec.shoulders, UNIT_SCALE[units])
     filled, present = fill_missing(coords, missing, spec.parents)
     if spec.dims == 2:
         xyz = np.concatenate([filled * scale, np.zeros_like(filled[..., :1])], axis=-1)

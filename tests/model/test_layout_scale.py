@@ -68,3 +68,22 @@ def test_a_fixed_scale_is_used_as_given():
     ntu = to_ntu25(x, "openpose25", scale=0.02)[0]
     assert np.linalg.norm(ntu[0, 4] - ntu[0, 8]) == pytest.approx(4.8, rel=1e-5)
     assert "shoulder width 4.8 m" in plausibility_warning(ntu)
+
+
+def test_3d_hips_never_seen_are_placed_a_torso_below_the_shoulders():
+    """coco17-3d in centimetres (camera axes, y down), hips under the threshold in every frame: each hip lands
+    TORSO_M straight below its shoulder, as in 2D; before, both were filled from the upper body's mean."""
+    x = np.zeros((6, 17, 4))
+    x[:, 5] = [18.0, -150.0, 300.0, 0.9]  # left shoulder
+    x[:, 6] = [-18.0, -150.0, 310.0, 0.9]  # right shoulder
+    x[:, 0] = [0.0, -175.0, 295.0, 0.9]  # nose
+    x[:, [11, 12], 3] = 0.1  # hips: guessed, not seen
+    ntu = to_ntu25(x, "coco17-3d", units="cm")[0]
+    # NTU axes (y up): HipLeft (12) = ShoulderLeft (4) - 0.5 m in y, same depth; HipRight (16) likewise
+    np.testing.assert_allclose(ntu[:, 12] - ntu[:, 4], np.tile([0.0, -TORSO_M, 0.0], (6, 1)), atol=1e-6)
+    np.testing.assert_allclose(ntu[:, 16] - ntu[:, 8], np.tile([0.0, -TORSO_M, 0.0], (6, 1)), atol=1e-6)
+    assert plausibility_warning(ntu) is None
+    seen = x.copy()
+    seen[:, [11, 12]] = [[10.0, -110.0, 300.0, 0.9], [-10.0, -110.0, 310.0, 0.9]]  # hips seen 40 cm lower
+    kept = to_ntu25(seen, "coco17-3d", units="cm")[0]
+    np.testing.assert_allclose(kept[:, 12, :2], np.tile([-0.1, 1.1], (6, 1)), atol=1e-6)  # as given, (-x, -y)
