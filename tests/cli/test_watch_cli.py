@@ -1,9 +1,11 @@
-"""`scale watch`: MediaPipe Pose on the paired NTU video, streamed to a live service's /streams."""
+"""The README's way from a video to actions on the paired NTU video against a live service: `scale pose` then
+`scale recognize` (with the units option on real estimator output), and `scale watch` to /streams."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks.paired_eval import VIDEO
@@ -49,3 +51,30 @@ def test_watch_prints_readable_lines_and_refuses_a_bad_chunk(service, shared_dat
     assert "window 0-63:" in out and "end: 70 frames" in out
     assert main(["watch", str(shared_data / VIDEO), "--url", service, "--chunk", "0"]) == 2
     assert "--chunk must be >= 1" in capsys.readouterr().err
+
+
+def test_pose_then_recognize_and_the_units_option(service, shared_data, pose_python, tmp_path, capsys) -> None:
+    python = ["--python", pose_python] if pose_python else []
+    clip, clip_cm = tmp_path / "clip.npy", tmp_path / "clip_cm.npy"
+    assert main(["pose", str(shared_data / VIDEO), "--flip", "-o", str(clip), *python]) == 0  # README, line 1
+    landmarks = np.load(clip, allow_pickle=False)
+    assert landmarks.shape == (1, 103, 33, 4)  # (M, T, V, C)
+    np.save(clip_cm, landmarks * np.array([100.0, 100.0, 100.0, 1.0], np.float32), allow_pickle=False)
+    capsys.readouterr()
+
+    def recognize(path, *options: str) -> tuple[list[dict], str]:
+        argv = ["recognize", str(path), "--layout", "mediapipe33", "--url", service, "--format", "json", *options]
+        assert main(argv) == 0  # README, line 2
+        out = capsys.readouterr()
+        return json.loads(out.out)[0]["predictions"], out.err
+
+    metres, err = recognize(clip)
+    assert {p["label"] for p in metres} == {"drink water", "walking", "waving a hand"}
+    assert "centimetres" not in err
+    unwarned, err = recognize(clip_cm)  # MediaPipe in centimetres, no --units: the service says so
+    assert "centimetres" in err and "units='cm'" in err
+    centimetres, err = recognize(clip_cm, "--units", "cm")
+    assert "centimetres" not in err
+    for ours, theirs in zip(centimetres, metres, strict=True):  # the same answer as the metres file
+        assert ours["label"] == theirs["label"] and ours["energy"] == pytest.approx(theirs["energy"], rel=1e-4)
+    assert unwarned[0]["energy"] != pytest.approx(metres[0]["energy"], rel=1e-2)
