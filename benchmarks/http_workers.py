@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import environment, format_environment, format_table
 from benchmarks.procmem import process_tree, tree_peak_rss_mib, tree_reset_peak, tree_rss_mib
-from benchmarks.server import Server, free_port
+from benchmarks.server import Server
 from benchmarks.service import (
     add_load_options,
     alternate_loads,
@@ -32,17 +30,7 @@ from benchmarks.service import (
     register_ntu60,
     report_load,
 )
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A throwaway redis-server (no persistence) on a free loopback port, and its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return proc, f"redis://127.0.0.1:{port}/0"
+from tests.conftest import RedisServer
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -51,9 +39,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     bundle = ensure_bundle(args.bundle, args.demo_dir)
     bodies = clip_bodies(args.skeleton_dir, args.max_frames)
-    redis, url = start_redis(workdir)
+    redis = RedisServer(workdir, extra_args=("--appendonly", "no"))  # a throwaway Redis: no AOF
+    redis.start()
     # durable acks wait for an AOF this throwaway Redis does not keep
-    common = {"SCALE_REDIS_URL": url, "SCALE_REDIS_DURABLE_ACKS": "false"}
+    common = {"SCALE_REDIS_URL": redis.url, "SCALE_REDIS_DURABLE_ACKS": "false"}
     single = {"SCALE_INFERENCE_WORKERS": "1", "SCALE_INTRA_OP_THREADS": "1"}
     servers = {"threads": Server(bundle, common, workdir / "threads.log", cli=True),
                f"processes x{args.workers}": Server(bundle, {**common, **single}, workdir / "processes.log",
@@ -74,8 +63,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     finally:
         for name, server in servers.items():
             results[name]["server_exit_code"] = server.stop()
-        redis.terminate()
-        redis.wait(timeout=20)
+        redis.stop()
     return {"benchmark": "http_workers", "environment": environment(), "bundle": str(bundle), "classes": classes,
             "seconds_per_cell": args.seconds, "servers": results, "settings": {k: str(v) for k, v in vars(args).items()}}
 

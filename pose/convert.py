@@ -79,9 +79,8 @@ def from_mediapipe33(image: np.ndarray, world: np.ndarray, layout: str, xy: str 
     source, rule = TARGETS[layout]
     if source == "image":
         return select_joints(image, rule)
-    world = image_plane_xy(image, world) if xy == "image" else world
+    world = image_plane_xy(image, world) if xy == "image" else np.array(world, dtype=np.float32)
     if rule is not None:
-        world = np.array(world, dtype=np.float32)
         hip_z = world[..., HIPS, 2].mean(axis=-1, keepdims=True)
         world[..., 2] = hip_z + MEDIAPIPE_DEPTH_SCALE * (world[..., 2] - hip_z)
     return select_joints(world, rule)

@@ -22,6 +22,7 @@ from model.plausibility import plausibility_warning
 from pose.edit_video import edit_video
 from pose.posefile import read_pose_file
 from tests.service.svc_support import LABELS, register, running_app
+from tests.service.untrimmed.test_detect_presence import frame_owners
 
 pytestmark = pytest.mark.integration
 DRINK_WATER = 1
@@ -72,10 +73,8 @@ def test_detect_reports_the_stretch_as_background(client, gone) -> None:
                                      **DETECT})
     assert r.status_code == 200, r.text
     body = r.json()
-    owners = np.zeros(body["frames"], np.int64)
+    owners = frame_owners(body)
     in_background = np.zeros(body["frames"], bool)
-    for part in body["segments"] + body["background"]:
-        owners[part["start_frame"]:part["end_frame"] + 1] += 1
     for part in body["background"]:
         in_background[part["start_frame"]:part["end_frame"] + 1] = True
     assert (owners == 1).all(), np.flatnonzero(owners != 1)  # every frame in exactly one part
