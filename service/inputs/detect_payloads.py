@@ -123,7 +123,7 @@ def parse_detect(body: bytes, media: str, query: dict[str, Any], limits: Limits,
             raise invalid("with a JSON body give the options in the body, not the query", loc=["query"])
         data = load_json_body(body)
         try:
-            req = DetectIn.model_validate(data)
+            req = DetectIn.model_validate(data, strict=True)  # JSON types as the schema says (query: strings)
         except ValidationError as exc:
             raise _validation_problem(exc, "body") from exc
         options = DetectOptionsIn.model_validate(req.model_dump(exclude={"skeleton"}))

@@ -236,7 +236,7 @@ def parse_json_request(body: bytes, limits: Limits) -> RecognizeRequest:
     """Parse and validate a JSON recognize body."""
     data = load_json_body(body)
     try:
-        req = RecognizeIn.model_validate(data)
+        req = RecognizeIn.model_validate(data, strict=True)  # JSON types as the schema says: no false -> 0.0
     except ValidationError as exc:
         errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)

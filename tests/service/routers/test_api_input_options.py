@@ -137,6 +137,22 @@ def test_option_errors_point_at_the_field(client, options: dict, field: str) -> 
         assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", field], r.json()
 
 
+@pytest.mark.parametrize("options", [{"confidence_threshold": False}, {"confidence_threshold": "0.5"},
+                                     {"mirror": 0}, {"mirror": "true"}])
+def test_json_option_values_of_the_wrong_type_are_refused(client, options: dict) -> None:
+    """schemathesis 4.32 found `"confidence_threshold": false` accepted as 0.0; a JSON body's values must have
+    the schema's types (a query string's are text, and "true" / "0.5" stay valid there)."""
+    seq = np.ones((5, 25, 3)).tolist()
+    field = next(iter(options))
+    for route in ("/recognize", "/detect"):
+        r = client.post(route, json={"skeleton": seq, **options})
+        assert r.status_code == 422 and kind(r) == "validation-error", r.text
+        assert r.json()["errors"][0]["loc"] == ["body", field], r.json()
+        query = client.post(route, content=npy(np.ones((5, 25, 3))), params={field: str(options[field]).lower()},
+                            headers=NPY)
+        assert query.status_code == (422 if options[field] is False else 200), query.text
+
+
 def test_streams_take_the_options_and_warn_once_about_centimetres(client) -> None:
     seq = mediapipe_sequence(24) * [100.0, 100.0, 100.0, 1.0]
     with client.websocket_connect("/streams") as ws:
